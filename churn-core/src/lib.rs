@@ -1,0 +1,26 @@
+//! # churn-core
+//!
+//! Embeddable product analytics and churn prediction. Capture events with
+//! [`Analytics`](crate::tracker::Analytics) (or write straight to a [`store::Store`]),
+//! then analyse them: sessions, funnels, active users, retention, revenue, churn scores.
+//!
+//! ```
+//! use churn_core::event::Event;
+//! use churn_core::store::{MemoryStore, Store, StoreExt, ScanRequest, DEFAULT_PROJECT};
+//!
+//! let store = MemoryStore::new();
+//! store.append(DEFAULT_PROJECT, &[Event::track("signup").user_id("u1").build()?])?;
+//! assert_eq!(store.scan_all(DEFAULT_PROJECT, &ScanRequest::new())?.len(), 1);
+//! # Ok::<(), churn_core::Error>(())
+//! ```
+#![warn(missing_docs)]
+#![deny(clippy::unwrap_used)]
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
+pub mod error;
+pub mod event;
+pub mod store;
+pub mod time;
+
+pub use error::{Error, Result, ValidationError};
+pub use time::{TimeRange, Timestamp};
