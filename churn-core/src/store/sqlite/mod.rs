@@ -43,6 +43,13 @@ impl From<rusqlite::types::FromSqlError> for Error {
     }
 }
 
+/// Page size of new files.
+const PAGE_SIZE: i64 = 8192;
+
+/// Checkpoint the write-ahead log once it holds this many bytes (SQLite's default is
+/// 1000 pages, 8 MiB here); fewer, larger checkpoints measured faster ingest.
+const WAL_CHECKPOINT_BYTES: i64 = 32 * 1024 * 1024;
+
 /// Idle read connections kept for reuse.
 const MAX_IDLE_READERS: usize = 4;
 
@@ -159,6 +166,9 @@ impl SqliteStore {
             }
         } else {
             if let Location::File(_) = location {
+                // Only takes effect on a new file (before its first table). 8 KiB pages
+                // measured ~15-25% faster ingest than 4 KiB (benches/README.md).
+                conn.pragma_update(None, "page_size", PAGE_SIZE)?;
                 // Persistent: the file stays in WAL mode for every later connection.
                 let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
                 if !mode.eq_ignore_ascii_case("wal") {
@@ -283,6 +293,12 @@ fn configure(conn: &Connection, o: &SqliteOptions, writer: bool) -> Result<()> {
     if writer && !o.read_only {
         conn.pragma_update(None, "synchronous", o.durability.pragma())?;
         conn.pragma_update(None, "secure_delete", o.secure_delete)?;
+        let page: i64 = conn.query_row("PRAGMA page_size", [], |r| r.get(0))?;
+        conn.pragma_update(
+            None,
+            "wal_autocheckpoint",
+            WAL_CHECKPOINT_BYTES / page.max(512),
+        )?;
     }
     Ok(())
 }

@@ -1,0 +1,300 @@
+//! Ingest benchmark: events per second into `SqliteStore` (a file on disk, WAL, default
+//! durability) in batches of 1,000, beside Python's stdlib `sqlite3` `executemany` of the
+//! same rows, measured in the same run.
+//!
+//! ```text
+//! cargo run --release -p churn-benches --bin ingest -- --events 1000000
+//! ```
+//!
+//! Options: `--events N` (1,000,000), `--runs R` (5), `--batch B` (1,000),
+//! `--durability normal|full` (the store's default), `--dir PATH` (a temp dir; put it on
+//! the disk you care about), `--drop-index NAME` (repeatable: measure without an index),
+//! `--no-secure-delete`, `--no-python`, `--seed S`, `--ids v4|v7` (random message ids,
+//! as external senders send, or time-ordered UUIDv7-style ids).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use churn_benches::{cpu_time, generate, median, rate, write_rows};
+use churn_core::event::Message;
+use churn_core::store::{Durability, SqliteOptions, SqliteStore, Store, DEFAULT_PROJECT};
+
+struct Args {
+    events: usize,
+    runs: usize,
+    batch: usize,
+    durability: Durability,
+    dir: Option<PathBuf>,
+    drop_index: Vec<String>,
+    secure_delete: bool,
+    python: bool,
+    seed: u64,
+    time_ordered_ids: bool,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut a = Args {
+        events: 1_000_000,
+        runs: 5,
+        batch: 1_000,
+        durability: Durability::default(),
+        dir: None,
+        drop_index: Vec::new(),
+        secure_delete: SqliteOptions::default().secure_delete,
+        python: true,
+        seed: 42,
+        time_ordered_ids: false,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let mut value = || it.next().ok_or(format!("{flag} needs a value"));
+        let num = |s: String| {
+            s.replace('_', "")
+                .parse::<usize>()
+                .map_err(|e| e.to_string())
+        };
+        match flag.as_str() {
+            "--events" => a.events = num(value()?)?,
+            "--runs" => a.runs = num(value()?)?.max(1),
+            "--batch" => a.batch = num(value()?)?.max(1),
+            "--seed" => a.seed = num(value()?)? as u64,
+            "--durability" => a.durability = value()?.parse().map_err(|e| format!("{e}"))?,
+            "--dir" => a.dir = Some(PathBuf::from(value()?)),
+            "--drop-index" => a.drop_index.push(value()?),
+            "--no-secure-delete" => a.secure_delete = false,
+            "--no-python" => a.python = false,
+            "--ids" => {
+                a.time_ordered_ids = match value()?.as_str() {
+                    "v4" => false,
+                    "v7" => true,
+                    other => return Err(format!("--ids: expected v4 or v7, got {other}")),
+                }
+            }
+            "--help" | "-h" => {
+                println!(
+                    "{}",
+                    include_str!("ingest.rs")
+                        .lines()
+                        .take(14)
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                );
+                std::process::exit(0);
+            }
+            other => return Err(format!("unknown option {other}")),
+        }
+    }
+    Ok(a)
+}
+
+/// A run's speed: events per wall-clock second and per CPU second.
+#[derive(Debug, Clone, Copy)]
+struct Speed {
+    wall: f64,
+    cpu: f64,
+}
+
+/// One timed run into a fresh file: open, apply every batch, sync.
+fn store_run(a: &Args, dir: &Path, batches: &[Vec<Message>], run: usize) -> Result<Speed, String> {
+    let path = dir.join(format!("ingest-{run}.db"));
+    let opts = SqliteOptions::default()
+        .durability(a.durability)
+        .secure_delete(a.secure_delete);
+    let store = SqliteStore::open_with(&path, opts).map_err(|e| e.to_string())?;
+    if !a.drop_index.is_empty() {
+        let c = rusqlite::Connection::open(&path).map_err(|e| e.to_string())?;
+        for name in &a.drop_index {
+            c.execute_batch(&format!("DROP INDEX {name}"))
+                .map_err(|e| format!("drop index {name}: {e}"))?;
+        }
+    }
+    let total: usize = batches.iter().map(Vec::len).sum();
+    let cpu0 = cpu_time().unwrap_or_default();
+    let start = Instant::now();
+    let mut inserted = 0;
+    for b in batches {
+        inserted += store
+            .apply(DEFAULT_PROJECT, b)
+            .map_err(|e| e.to_string())?
+            .inserted;
+    }
+    store.sync().map_err(|e| e.to_string())?;
+    let took = start.elapsed();
+    let cpu = cpu_time().unwrap_or_default().saturating_sub(cpu0);
+    if inserted != total {
+        return Err(format!("stored {inserted} of {total} events"));
+    }
+    drop(store);
+    let _ = std::fs::remove_file(&path);
+    Ok(Speed {
+        wall: rate(total, took),
+        cpu: rate(total, cpu),
+    })
+}
+
+/// Python's stdlib sqlite3 on the same rows (read from a file before its clock starts).
+fn python_runs(a: &Args, dir: &Path, rows: &Path) -> Result<Vec<Speed>, String> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("ingest_baseline.py");
+    let out = Command::new("python3")
+        .arg(&script)
+        .args(["--rows", &rows.display().to_string()])
+        .args(["--dir", &dir.display().to_string()])
+        .args(["--runs", &a.runs.to_string()])
+        .args(["--batch", &a.batch.to_string()])
+        .args(["--synchronous", &a.durability.to_string()])
+        .output()
+        .map_err(|e| format!("cannot run python3: {e}"))?;
+    if !out.status.success() {
+        return Err(String::from_utf8_lossy(&out.stderr).into_owned());
+    }
+    let v: serde_json::Value =
+        serde_json::from_slice(&out.stdout).map_err(|e| format!("python output: {e}"))?;
+    let list = |k: &str| -> Result<Vec<f64>, String> {
+        Ok(v[k]
+            .as_array()
+            .ok_or(format!("python output has no {k}"))?
+            .iter()
+            .filter_map(serde_json::Value::as_f64)
+            .collect())
+    };
+    let runs = list("events_per_s")?
+        .into_iter()
+        .zip(list("events_per_cpu_s")?)
+        .map(|(wall, cpu)| Speed { wall, cpu })
+        .collect();
+    Ok(runs)
+}
+
+fn medians(runs: &[Speed]) -> Speed {
+    Speed {
+        wall: median(&runs.iter().map(|s| s.wall).collect::<Vec<_>>()),
+        cpu: median(&runs.iter().map(|s| s.cpu).collect::<Vec<_>>()),
+    }
+}
+
+fn fmt_rate(r: f64) -> String {
+    let s = format!("{:.0}", r);
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn main() {
+    let a = match parse_args() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("ingest: {e}");
+            std::process::exit(2);
+        }
+    };
+    if let Err(e) = run(&a) {
+        eprintln!("ingest: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn run(a: &Args) -> Result<(), String> {
+    let tmp = match &a.dir {
+        Some(d) => tempfile::tempdir_in(d),
+        None => tempfile::tempdir(),
+    }
+    .map_err(|e| e.to_string())?;
+    let dir = tmp.path();
+    // Untimed: generate the events, pre-build the batches, write the rows for Python.
+    let mut events = generate(a.events, a.seed);
+    if a.time_ordered_ids {
+        // UUIDv7 layout: 48 bits of millisecond time first, so ids arrive in key order.
+        for e in &mut events {
+            let t = format!("{:012x}", e.received_at.millis());
+            e.message_id = format!("{}-{}{}", &t[..8], &t[8..], &e.message_id[13..]);
+        }
+    }
+    let rows = dir.join("rows.jsonl");
+    if a.python {
+        write_rows(&events, &rows).map_err(|e| e.to_string())?;
+    }
+    let batches: Vec<Vec<Message>> = events
+        .chunks(a.batch)
+        .map(|c| c.iter().cloned().map(Message::Track).collect())
+        .collect();
+    drop(events);
+    println!(
+        "ingest: {} events ({} ids), batches of {}, {} runs, durability {}, secure_delete {}, dir {}{}",
+        a.events,
+        if a.time_ordered_ids { "v7" } else { "v4" },
+        a.batch,
+        a.runs,
+        a.durability,
+        a.secure_delete,
+        dir.display(),
+        if a.drop_index.is_empty() {
+            String::new()
+        } else {
+            format!(", without {}", a.drop_index.join(", "))
+        }
+    );
+
+    // 1. SqliteStore, batched.
+    let mut ours = Vec::new();
+    for run in 0..a.runs {
+        let r = store_run(a, dir, &batches, run)?;
+        println!(
+            "  run {run}: SqliteStore {} events/s, {} per CPU second",
+            fmt_rate(r.wall),
+            fmt_rate(r.cpu)
+        );
+        ours.push(r);
+    }
+    let ours = medians(&ours);
+
+    // 2. Python's sqlite3 executemany, same rows, same batches and durability.
+    let py = if a.python {
+        match python_runs(a, dir, &rows) {
+            Ok(v) => Some(medians(&v)),
+            Err(e) => {
+                eprintln!("ingest: python baseline failed: {e}");
+                None
+            }
+        }
+    } else {
+        None
+    };
+
+    println!();
+    println!(
+        "{:<44} {:>14} {:>16}",
+        "measurement (median)", "events/s", "events/CPU-s"
+    );
+    let line = |what: String, s: Speed| {
+        println!(
+            "{what:<44} {:>14} {:>16}",
+            fmt_rate(s.wall),
+            fmt_rate(s.cpu)
+        );
+    };
+    line(format!("SqliteStore::apply, batches of {}", a.batch), ours);
+    if let Some(p) = py {
+        line("python3 sqlite3 executemany (same rows)".into(), p);
+        println!(
+            "ratio SqliteStore / python: {:.2}x wall clock, {:.2}x CPU",
+            ours.wall / p.wall,
+            ours.cpu / p.cpu
+        );
+    }
+
+    // 3. Via Analytics::track from 1 and 2 threads.
+    // ---------------------------------------------------------------------------------
+    // TO BE ADDED with the tracker (branch `tracker`): build an `Analytics` on a fresh
+    // file in `dir` with default durability, call `track` for every event of `batches`
+    // from 1 thread, then split them over 2 threads, `flush()`, and time each (median of
+    // `a.runs` runs, printed as two more rows of the table above). Goal: >= 500,000/s.
+    // ---------------------------------------------------------------------------------
+    println!("Analytics::track (1 and 2 threads): not measured yet (needs the tracker)");
+    Ok(())
+}
