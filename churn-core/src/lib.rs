@@ -19,8 +19,11 @@
 
 pub mod error;
 pub mod event;
+pub mod privacy;
 pub mod store;
 pub mod time;
+pub mod tracker;
 
 pub use error::{Error, Result, ValidationError};
 pub use time::{TimeRange, Timestamp};
+pub use tracker::Analytics;
