@@ -65,7 +65,7 @@ pub const DEFAULT_PII_KEYS: [&str; 6] = [
 /// assert_eq!("hash:pepper".parse::<PiiMode>().unwrap(), PiiMode::Hash { salt: "pepper".into() });
 /// assert!("hash:".parse::<PiiMode>().is_err());
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(tag = "mode", rename_all = "snake_case")]
 pub enum PiiMode {
     /// Remove the key (default).
@@ -77,6 +77,16 @@ pub enum PiiMode {
         /// Secret salt; keep it out of the data it protects.
         salt: String,
     },
+}
+
+/// The salt is a secret: `Debug` output (logs, panics) shows it redacted.
+impl std::fmt::Debug for PiiMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PiiMode::Drop => f.write_str("Drop"),
+            PiiMode::Hash { .. } => f.write_str("Hash { salt: <redacted> }"),
+        }
+    }
 }
 
 impl FromStr for PiiMode {
@@ -304,7 +314,9 @@ mod tests {
             .unwrap();
         e.context.ip = Some("2001:db8:85a3:8d3:1319:8a2e:370:7348".into());
         e.context.user_agent = Some("Mozilla/5.0".into());
-        e.context.extra.insert("traits".into(), json!({"email": "ann@example.com"}));
+        e.context
+            .extra
+            .insert("traits".into(), json!({"email": "ann@example.com"}));
         e
     }
 
@@ -332,7 +344,10 @@ mod tests {
         let mut e = event();
         p.apply_event(&mut e);
         assert_eq!(e.properties["email"], "ann@example.com");
-        assert_eq!(e.properties["plan"], json!(hash_value("salt", &json!("pro"))));
+        assert_eq!(
+            e.properties["plan"],
+            json!(hash_value("salt", &json!("pro")))
+        );
         assert_eq!(e.context.ip, None);
         assert_eq!(e.context.user_agent, None);
         let mut e = event();
@@ -362,6 +377,16 @@ mod tests {
         };
         assert_eq!(i.traits["email"], "ann@example.com");
         assert_eq!(i.context.ip, None);
+    }
+
+    #[test]
+    fn debug_output_hides_the_salt() {
+        let p = PrivacyPolicy::builder().hash_pii("top-secret").build();
+        let text = format!("{p:?}");
+        assert!(
+            !text.contains("top-secret") && text.contains("redacted"),
+            "{text}"
+        );
     }
 
     #[test]

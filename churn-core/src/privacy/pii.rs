@@ -16,6 +16,27 @@ fn is_separator(c: char) -> bool {
 
 /// Whether `key` equals `pii` ignoring case and separators.
 pub(crate) fn key_matches(key: &str, pii: &str) -> bool {
+    if key.is_ascii() && pii.is_ascii() {
+        // Fast path for the usual ASCII keys: no iterator adaptors, no allocation.
+        let (a, b) = (key.as_bytes(), pii.as_bytes());
+        let (mut i, mut j) = (0, 0);
+        loop {
+            while i < a.len() && is_separator(a[i] as char) {
+                i += 1;
+            }
+            while j < b.len() && is_separator(b[j] as char) {
+                j += 1;
+            }
+            match (a.get(i), b.get(j)) {
+                (None, None) => return true,
+                (Some(x), Some(y)) if x.eq_ignore_ascii_case(y) => {
+                    i += 1;
+                    j += 1;
+                }
+                _ => return false,
+            }
+        }
+    }
     let mut a = key
         .chars()
         .filter(|c| !is_separator(*c))
@@ -127,10 +148,25 @@ mod tests {
         assert!(key_matches("firstName", "first_name"));
         assert!(key_matches("FIRST_NAME", "first_name"));
         assert!(key_matches("Ünïcode", "üNÏCODE"));
+        assert!(key_matches("E_MAIL", "e-mail"));
+        assert!(!key_matches("e_mailx", "email"));
+        assert!(key_matches("__", ""));
         assert!(!key_matches("emails", "email"));
         assert!(!key_matches("mail", "email"));
         assert!(!key_matches("", "email"));
         assert!(!key_matches("username", "name"));
+    }
+
+    proptest::proptest! {
+        /// Compare with the plain definition: strip separators, lowercase, compare.
+        #[test]
+        fn matching_agrees_with_normalizing(a in "[aAeE_ .-]{0,6}", b in "[aAeEÄä_-]{0,6}") {
+            let norm = |s: &str| -> String {
+                s.chars().filter(|c| !is_separator(*c)).flat_map(char::to_lowercase).collect()
+            };
+            proptest::prop_assert_eq!(key_matches(&a, &b), norm(&a) == norm(&b));
+            proptest::prop_assert_eq!(key_matches(&a, &a.to_uppercase()), true);
+        }
     }
 
     #[test]
@@ -140,7 +176,11 @@ mod tests {
             "plan": "pro",
             "billing": {"full_name": "Ann Lee", "country": "NL", "contacts": [{"phone": "123", "kind": "work"}]},
         }));
-        let n = scrub(&mut p, &keys(&["email", "full_name", "phone"]), &PiiMode::Drop);
+        let n = scrub(
+            &mut p,
+            &keys(&["email", "full_name", "phone"]),
+            &PiiMode::Drop,
+        );
         assert_eq!(n, 3);
         assert_eq!(
             Value::Object(p),
@@ -150,10 +190,9 @@ mod tests {
 
     #[test]
     fn hashes_with_salt() {
-        let mode = PiiMode::Hash {
-            salt: "s1".into(),
-        };
-        let mut p = obj(json!({"email": "a@b.c", "inner": {"Phone": 5551234}, "name": null, "x": 1}));
+        let mode = PiiMode::Hash { salt: "s1".into() };
+        let mut p =
+            obj(json!({"email": "a@b.c", "inner": {"Phone": 5551234}, "name": null, "x": 1}));
         let n = scrub(&mut p, &keys(&["email", "phone", "name"]), &mode);
         assert_eq!(n, 2);
         // Plain definition: sha256(salt bytes ++ value text), hex.

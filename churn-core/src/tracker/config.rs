@@ -194,9 +194,13 @@ impl AnalyticsBuilder {
             return Err(Error::invalid("flush_interval", "must be longer than 0"));
         }
         if s.retry_min.is_zero() || s.retry_max < s.retry_min {
+            return Err(Error::invalid("retry_backoff", "need 0 < min <= max"));
+        }
+        if matches!(&s.privacy.pii_mode, crate::privacy::PiiMode::Hash { salt } if salt.is_empty())
+        {
             return Err(Error::invalid(
-                "retry_backoff",
-                "need 0 < min <= max",
+                "privacy",
+                "the PII hash salt must not be empty",
             ));
         }
         let Some(store) = self.store else {
