@@ -1,7 +1,7 @@
 //! # churn-core
 //!
 //! Embeddable product analytics and churn prediction. Capture events with
-//! [`Analytics`](crate::tracker::Analytics) (or write straight to a [`store::Store`]),
+//! [`Analytics`] (or write straight to a [`store::Store`]),
 //! then analyse them: sessions, funnels, active users, retention, revenue, churn scores.
 //!
 //! ```
