@@ -1,7 +1,7 @@
 //! # churn-core
 //!
 //! Embeddable product analytics and churn prediction. Capture events with
-//! [`Analytics`](crate::tracker::Analytics) (or write straight to a [`store::Store`]),
+//! [`Analytics`] (or write straight to a [`store::Store`]),
 //! then analyse them: sessions, funnels, active users, retention, revenue, churn scores.
 //!
 //! ```
@@ -19,8 +19,11 @@
 
 pub mod error;
 pub mod event;
+pub mod privacy;
 pub mod store;
 pub mod time;
+pub mod tracker;
 
 pub use error::{Error, Result, ValidationError};
 pub use time::{TimeRange, Timestamp};
+pub use tracker::Analytics;
