@@ -19,6 +19,7 @@
 
 pub mod error;
 pub mod event;
+pub mod import;
 pub mod store;
 pub mod time;
 
