@@ -26,4 +26,9 @@ pub mod store;
 pub mod time;
 
 pub use error::{Error, Result, ValidationError};
+
+/// The README's Rust examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;
 pub use time::{TimeRange, Timestamp};

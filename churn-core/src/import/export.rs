@@ -11,6 +11,7 @@ use std::io::{BufWriter, Write};
 use std::ops::ControlFlow;
 use std::path::Path;
 
+#[cfg(feature = "import")]
 use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -22,6 +23,7 @@ use crate::store::{ScanRequest, Store};
 use crate::time::Timestamp;
 
 /// The CSV header of an export.
+#[cfg(feature = "import")]
 pub(crate) const CSV_COLUMNS: [&str; 9] = [
     "message_id",
     "timestamp",
@@ -196,17 +198,20 @@ fn write_csv_row<W: Write>(w: &mut csv::Writer<W>, e: &Event) -> Result<(), csv:
 }
 
 /// A properties map written without one key.
+#[cfg(feature = "import")]
 struct WithoutKey<'a> {
     map: &'a Properties,
     skip: Option<&'static str>,
 }
 
+#[cfg(feature = "import")]
 impl WithoutKey<'_> {
     fn len(&self) -> usize {
         self.map.len() - usize::from(self.skip.is_some_and(|k| self.map.contains_key(k)))
     }
 }
 
+#[cfg(feature = "import")]
 impl Serialize for WithoutKey<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut m = s.serialize_map(Some(self.len()))?;

@@ -117,8 +117,10 @@ fn round_trip(events: &[Event], format: FileFormat) -> (Vec<Event>, Vec<Event>) 
     assert_eq!(n, src.stats(DEFAULT_PROJECT).unwrap().events);
     let dst = MemoryStore::new();
     // The export holds timestamps up to 2030, after "now": allow them.
-    let mut limits = Limits::default();
-    limits.max_future_ms = i64::MAX / 2;
+    let limits = Limits {
+        max_future_ms: i64::MAX / 2,
+        ..Limits::default()
+    };
     let report = import_reader(
         &dst,
         file.as_slice(),
