@@ -17,13 +17,21 @@
 #![deny(clippy::unwrap_used)]
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+#[cfg(feature = "cli")]
+pub mod cli;
 pub mod error;
 pub mod event;
+pub mod import;
 pub mod privacy;
 pub mod store;
 pub mod time;
 pub mod tracker;
 
 pub use error::{Error, Result, ValidationError};
+
+/// The README's Rust examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;
 pub use time::{TimeRange, Timestamp};
 pub use tracker::Analytics;
