@@ -19,6 +19,8 @@
 
 pub mod error;
 pub mod event;
+#[cfg(feature = "server")]
+pub mod server;
 pub mod store;
 pub mod time;
 

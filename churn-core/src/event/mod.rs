@@ -27,7 +27,7 @@ pub use message::{Alias, Identify, IdentifyBuilder, Message};
 pub use validate::Limits;
 
 #[allow(unused_imports)]
-pub(crate) use context::referrer_host;
+pub(crate) use context::{percent_decode, referrer_host};
 #[allow(unused_imports)]
 pub(crate) use validate::{
     check_depth, check_opt_text, check_text, check_timestamp, encoded_len, json_type,

@@ -1,0 +1,3 @@
+//! The HTTP server (cargo feature `server`).
+pub mod auth;
+pub mod decode;
