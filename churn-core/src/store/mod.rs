@@ -13,12 +13,16 @@
 //! - `scan` visits events in `seq` order.
 
 mod memory;
+#[cfg(feature = "sqlite")]
+mod sqlite;
 mod types;
 
 #[cfg(test)]
 pub(crate) mod conformance;
 
 pub use memory::MemoryStore;
+#[cfg(feature = "sqlite")]
+pub use sqlite::{Durability, SqliteOptions, SqliteStore, APPLICATION_ID};
 pub use types::{
     AppendOutcome, ConsentRecord, DeleteReport, EventRow, IdentityLink, ScanRequest, StoreStats,
     StoredEvent, UserRecord,
