@@ -19,10 +19,13 @@
 
 pub mod error;
 pub mod event;
+pub mod privacy;
 #[cfg(feature = "server")]
 pub mod server;
 pub mod store;
 pub mod time;
+pub mod tracker;
 
 pub use error::{Error, Result, ValidationError};
 pub use time::{TimeRange, Timestamp};
+pub use tracker::Analytics;

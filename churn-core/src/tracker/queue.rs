@@ -1,0 +1,201 @@
+//! The bounded queue between callers and the writer thread, and the counters `flush`
+//! waits on.
+//!
+//! One mutex guards the queue; callers push under it (a `Vec::push` and two counter
+//! updates), the writer swaps the whole buffer out in O(1). Capacity counts every message
+//! held in memory: queued, plus taken by the writer and not yet handed to the store.
+//! Messages are stored in the order they were accepted, so "stored >= n" means "the first
+//! n accepted messages are durable".
+
+use parking_lot::{Condvar, Mutex, MutexGuard};
+use serde::{Deserialize, Serialize};
+
+use super::config::Backpressure;
+use crate::error::{Error, Result};
+use crate::event::{BatchReport, Message, Rejected};
+
+/// Counters of an [`Analytics`](crate::Analytics) instance.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrackerStats {
+    /// Messages accepted since the instance was built.
+    pub accepted: u64,
+    /// Accepted messages now durable in the store.
+    pub stored: u64,
+    /// Accepted messages not yet durable (`accepted - stored`).
+    pub pending: u64,
+    /// Events the store inserted.
+    pub inserted: u64,
+    /// Events the store skipped as duplicates (same `message_id`).
+    pub duplicates: u64,
+    /// Failed store attempts so far (each is retried).
+    pub failures: u64,
+    /// The last store error, until the next successful write.
+    pub last_error: Option<String>,
+}
+
+pub(crate) struct State {
+    /// Accepted, not yet taken by the writer.
+    pub buf: Vec<Message>,
+    /// Taken by the writer, not yet handed to the store.
+    pub in_flight: usize,
+    pub accepted: u64,
+    pub stored: u64,
+    /// No new messages (close was called).
+    pub closed: bool,
+    /// Close finished: the writer stopped after storing everything.
+    pub finished: bool,
+    /// The writer exits once everything is stored.
+    pub shutdown: bool,
+    /// A flush is waiting: write now, and retry at once after a failure.
+    pub flush_requested: bool,
+    pub writer_running: bool,
+    /// Bumped on every failed attempt, so a flush can tell a failure after its start.
+    pub failures: u64,
+    pub last_error: Option<String>,
+    pub inserted: u64,
+    pub duplicates: u64,
+}
+
+pub(crate) struct Queue {
+    pub state: Mutex<State>,
+    /// Callers blocked on a full queue.
+    pub not_full: Condvar,
+    /// The writer waits here for work.
+    pub work: Condvar,
+    /// Flushers wait here for `stored` to grow or a failure.
+    pub progress: Condvar,
+    pub capacity: usize,
+    pub batch_size: usize,
+    pub backpressure: Backpressure,
+}
+
+impl Queue {
+    pub fn new(capacity: usize, batch_size: usize, backpressure: Backpressure) -> Queue {
+        Queue {
+            state: Mutex::new(State {
+                buf: Vec::new(),
+                in_flight: 0,
+                accepted: 0,
+                stored: 0,
+                closed: false,
+                finished: false,
+                shutdown: false,
+                flush_requested: false,
+                writer_running: true,
+                failures: 0,
+                last_error: None,
+                inserted: 0,
+                duplicates: 0,
+            }),
+            not_full: Condvar::new(),
+            work: Condvar::new(),
+            progress: Condvar::new(),
+            capacity,
+            batch_size,
+            backpressure,
+        }
+    }
+
+    /// Wait for room (or fail, per the back-pressure mode). Returns with room available.
+    fn reserve(&self, st: &mut MutexGuard<'_, State>) -> Result<()> {
+        loop {
+            if st.closed {
+                return Err(Error::Closed);
+            }
+            if !st.writer_running {
+                return Err(Error::storage("the writer thread stopped"));
+            }
+            if st.buf.len() + st.in_flight < self.capacity {
+                return Ok(());
+            }
+            match self.backpressure {
+                Backpressure::Error => {
+                    return Err(Error::QueueFull {
+                        capacity: self.capacity,
+                    })
+                }
+                Backpressure::Block => {
+                    self.work.notify_one();
+                    self.not_full.wait(st);
+                }
+            }
+        }
+    }
+
+    fn push_locked(&self, st: &mut MutexGuard<'_, State>, m: Message) {
+        st.buf.push(m);
+        st.accepted += 1;
+        let len = st.buf.len();
+        if len == self.batch_size || len + st.in_flight == self.capacity {
+            self.work.notify_one();
+        }
+    }
+
+    /// Accept one message.
+    pub fn push(&self, m: Message) -> Result<()> {
+        let mut st = self.state.lock();
+        self.reserve(&mut st)?;
+        self.push_locked(&mut st, m);
+        Ok(())
+    }
+
+    /// Accept several messages in order, each with its index in the caller's batch. A
+    /// message that finds the queue full (in `Error` mode) or closed is reported in
+    /// `report` and the rest are tried after it.
+    pub fn push_many(&self, msgs: Vec<(usize, Message)>, report: &mut BatchReport) {
+        let mut st = self.state.lock();
+        for (index, m) in msgs {
+            match self.reserve(&mut st) {
+                Ok(()) => {
+                    self.push_locked(&mut st, m);
+                    report.accepted += 1;
+                }
+                Err(e) => report.rejected.push(Rejected::new(index, &e)),
+            }
+        }
+    }
+
+    /// Wait until every message accepted before the call is durable, or a store attempt
+    /// fails after the call. `closed_ok` lets `close` flush after refusing new messages.
+    pub fn flush(&self, closed_ok: bool) -> Result<()> {
+        let mut st = self.state.lock();
+        if st.closed && !closed_ok {
+            return Err(Error::Closed);
+        }
+        let target = st.accepted;
+        let failures = st.failures;
+        if st.stored < target {
+            st.flush_requested = true;
+            self.work.notify_one();
+        }
+        loop {
+            if st.stored >= target {
+                return Ok(());
+            }
+            if st.failures > failures {
+                let pending = st.accepted - st.stored;
+                let why = st.last_error.as_deref().unwrap_or("unknown error");
+                return Err(Error::storage(format!(
+                    "{why} ({pending} accepted messages kept in memory; the writer retries)"
+                )));
+            }
+            if !st.writer_running {
+                return Err(Error::storage("the writer thread stopped"));
+            }
+            self.progress.wait(&mut st);
+        }
+    }
+
+    pub fn stats(&self) -> TrackerStats {
+        let st = self.state.lock();
+        TrackerStats {
+            accepted: st.accepted,
+            stored: st.stored,
+            pending: st.accepted - st.stored,
+            inserted: st.inserted,
+            duplicates: st.duplicates,
+            failures: st.failures,
+            last_error: st.last_error.clone(),
+        }
+    }
+}
