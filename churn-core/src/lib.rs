@@ -17,8 +17,11 @@
 #![deny(clippy::unwrap_used)]
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+#[cfg(feature = "cli")]
+pub mod cli;
 pub mod error;
 pub mod event;
+pub mod import;
 pub mod privacy;
 #[cfg(feature = "server")]
 pub mod server;

@@ -28,6 +28,7 @@ pub use validate::Limits;
 
 #[allow(unused_imports)]
 pub(crate) use context::{percent_decode, referrer_host};
+pub(crate) use input::context_from_value;
 #[allow(unused_imports)]
 pub(crate) use validate::{
     check_depth, check_opt_text, check_text, check_timestamp, encoded_len, json_type,
