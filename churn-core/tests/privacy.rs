@@ -60,8 +60,12 @@ fn setup() -> (Arc<MemoryStore>, Analytics) {
     )
     .unwrap();
     for m in 0..3 {
-        a.track(Event::track("login").user_id("person-ann").timestamp(at(2, m * 10)))
-            .unwrap();
+        a.track(
+            Event::track("login")
+                .user_id("person-ann")
+                .timestamp(at(2, m * 10)),
+        )
+        .unwrap();
     }
     a.track(
         Event::track("purchase")
@@ -72,9 +76,18 @@ fn setup() -> (Arc<MemoryStore>, Analytics) {
     )
     .unwrap();
     a.alias("person-ann", "anon-ann-2").unwrap();
-    a.track(Event::track("visit").anonymous_id("anon-ann-2").timestamp(at(4, 0)))
-        .unwrap();
-    for (id, d) in [("person-bob", 1), ("person-bob", 1), ("anon-bob-1", 2), ("anon-zed", 3)] {
+    a.track(
+        Event::track("visit")
+            .anonymous_id("anon-ann-2")
+            .timestamp(at(4, 0)),
+    )
+    .unwrap();
+    for (id, d) in [
+        ("person-bob", 1),
+        ("person-bob", 1),
+        ("anon-bob-1", 2),
+        ("anon-zed", 3),
+    ] {
         a.track(Event::track("visit").user_id(id).timestamp(at(d, 30)))
             .unwrap();
     }
@@ -82,13 +95,19 @@ fn setup() -> (Arc<MemoryStore>, Analytics) {
         .unwrap();
     a.flush().unwrap();
     // Queued only: the GDPR calls must flush first.
-    a.track(Event::track("logout").user_id("person-ann").timestamp(at(5, 0)))
-        .unwrap();
+    a.track(
+        Event::track("logout")
+            .user_id("person-ann")
+            .timestamp(at(5, 0)),
+    )
+    .unwrap();
     (store, a)
 }
 
 fn all_events(store: &MemoryStore) -> Vec<StoredEvent> {
-    store.scan_all(DEFAULT_PROJECT, &ScanRequest::new()).unwrap()
+    store
+        .scan_all(DEFAULT_PROJECT, &ScanRequest::new())
+        .unwrap()
 }
 
 fn is_ann(e: &StoredEvent) -> bool {
@@ -120,10 +139,17 @@ fn export_holds_everything_about_the_person_and_nothing_else() {
         .filter(|e| is_ann(e))
         .map(|e| e.event.message_id.clone())
         .collect();
-    let got: BTreeSet<String> = x.events.iter().map(|e| e.event.message_id.clone()).collect();
+    let got: BTreeSet<String> = x
+        .events
+        .iter()
+        .map(|e| e.event.message_id.clone())
+        .collect();
     assert_eq!(expect.len(), 8, "7 flushed + 1 queued event");
     assert_eq!(got, expect);
-    assert!(x.events.windows(2).all(|w| w[0].event.timestamp <= w[1].event.timestamp));
+    assert!(x
+        .events
+        .windows(2)
+        .all(|w| w[0].event.timestamp <= w[1].event.timestamp));
     let user = x.user.as_ref().unwrap();
     assert_eq!(user.traits["name"], "Ann Lee");
     assert_eq!(user.anonymous_ids, vec!["anon-ann-1", "anon-ann-2"]);
@@ -144,7 +170,10 @@ fn delete_removes_every_trace_of_the_person() {
     let (store, a) = setup();
     let others: Vec<StoredEvent> = {
         a.flush().unwrap();
-        all_events(&store).into_iter().filter(|e| !is_ann(e)).collect()
+        all_events(&store)
+            .into_iter()
+            .filter(|e| !is_ann(e))
+            .collect()
     };
     let report = a.delete_user("person-ann").unwrap();
     assert_eq!((report.events, report.users, report.identities), (8, 1, 2));
@@ -246,8 +275,12 @@ fn anonymize_keeps_the_aggregates_and_removes_the_identity() {
 #[test]
 fn purge_before_deletes_old_events_including_queued_ones() {
     let (store, a) = setup();
-    a.track(Event::track("old").user_id("person-bob").timestamp(at(1, 59)))
-        .unwrap();
+    a.track(
+        Event::track("old")
+            .user_id("person-bob")
+            .timestamp(at(1, 59)),
+    )
+    .unwrap();
     let purged = a.purge_before(day(3)).unwrap();
     // Day 1: 2 Ann visits + 2 Bob + 1 queued; day 2: 3 logins + 1 Bob.
     assert_eq!(purged, 9);

@@ -60,7 +60,9 @@ fn concurrent_writers_lose_nothing_and_duplicate_nothing() {
         }
     });
     a.flush().unwrap();
-    let events = store.scan_all(DEFAULT_PROJECT, &ScanRequest::new()).unwrap();
+    let events = store
+        .scan_all(DEFAULT_PROJECT, &ScanRequest::new())
+        .unwrap();
     assert_eq!(events.len(), THREADS * PER_THREAD);
     let mut seen = HashSet::new();
     let mut last_i = vec![None::<u64>; THREADS];
@@ -69,7 +71,10 @@ fn concurrent_writers_lose_nothing_and_duplicate_nothing() {
         let i = e.event.properties["i"].as_u64().unwrap();
         assert!(seen.insert((t, i)), "duplicate ({t}, {i})");
         // Each thread's events are stored in the order it sent them.
-        assert!(last_i[t].is_none_or(|p| p < i), "order broken for thread {t}");
+        assert!(
+            last_i[t].is_none_or(|p| p < i),
+            "order broken for thread {t}"
+        );
         last_i[t] = Some(i);
     }
     let ids: HashSet<&str> = events.iter().map(|e| e.event.message_id.as_str()).collect();
@@ -94,8 +99,12 @@ fn flush_waits_for_everything_accepted_before_it() {
     assert_eq!(stored(&*store), 10);
     assert_eq!(a.stats().pending, 0);
     a.flush().unwrap(); // nothing pending: returns at once
-    // A full batch is written without a flush.
-    let b = quiet(store.clone()).batch_size(5).project("p2").build().unwrap();
+                        // A full batch is written without a flush.
+    let b = quiet(store.clone())
+        .batch_size(5)
+        .project("p2")
+        .build()
+        .unwrap();
     for _ in 0..5 {
         b.track(Event::track("e").user_id("u")).unwrap();
     }
@@ -120,7 +129,11 @@ fn the_interval_writes_without_a_flush() {
 fn duplicates_by_message_id_are_stored_once() {
     let store = Arc::new(MemoryStore::new());
     let a = quiet(store.clone()).build().unwrap();
-    let e = Event::track("e").user_id("u").message_id("m-1").build().unwrap();
+    let e = Event::track("e")
+        .user_id("u")
+        .message_id("m-1")
+        .build()
+        .unwrap();
     a.track(e.clone()).unwrap();
     a.track(e).unwrap();
     a.flush().unwrap();
@@ -153,7 +166,11 @@ fn error_mode_refuses_when_full_and_never_drops() {
     let report = a.track_batch(batch).unwrap();
     assert_eq!(report.accepted, 0);
     assert_eq!(
-        report.rejected.iter().map(|r| (r.index, r.code.as_str())).collect::<Vec<_>>(),
+        report
+            .rejected
+            .iter()
+            .map(|r| (r.index, r.code.as_str()))
+            .collect::<Vec<_>>(),
         vec![(0, "ERR_QUEUE_FULL"), (1, "ERR_QUEUE_FULL")]
     );
     assert_eq!(a.stats().accepted, 4);
@@ -246,7 +263,10 @@ fn store_failure_keeps_messages_and_flush_reports_it() {
     let events = store.events();
     assert_eq!(events.len(), 50);
     // Order kept across the retry.
-    let is: Vec<i64> = events.iter().map(|e| e.event.properties["i"].as_i64().unwrap()).collect();
+    let is: Vec<i64> = events
+        .iter()
+        .map(|e| e.event.properties["i"].as_i64().unwrap())
+        .collect();
     assert_eq!(is, (0..50).collect::<Vec<_>>());
     let user = store.user(DEFAULT_PROJECT, "u1").unwrap().unwrap();
     assert_eq!(user.traits["plan"], "pro");
@@ -276,7 +296,9 @@ fn the_writer_retries_on_its_own_after_a_failure() {
 #[test]
 fn a_panicking_store_is_an_error_not_a_loss() {
     let store = Arc::new(ControlledStore::new());
-    store.panic_once.store(true, std::sync::atomic::Ordering::SeqCst);
+    store
+        .panic_once
+        .store(true, std::sync::atomic::Ordering::SeqCst);
     let a = quiet(store.clone()).build().unwrap();
     a.track(Event::track("e").user_id("u")).unwrap();
     let err = a.flush().unwrap_err();
@@ -294,9 +316,18 @@ fn close_flushes_and_later_calls_are_refused() {
     }
     a.close().unwrap();
     assert_eq!(stored(&*store), 5);
-    assert!(matches!(a.track(Event::track("e").user_id("u")), Err(Error::Closed)));
-    assert!(matches!(a.page(Event::page("/").user_id("u")), Err(Error::Closed)));
-    assert!(matches!(a.identify(Identify::user("u")), Err(Error::Closed)));
+    assert!(matches!(
+        a.track(Event::track("e").user_id("u")),
+        Err(Error::Closed)
+    ));
+    assert!(matches!(
+        a.page(Event::page("/").user_id("u")),
+        Err(Error::Closed)
+    ));
+    assert!(matches!(
+        a.identify(Identify::user("u")),
+        Err(Error::Closed)
+    ));
     assert!(matches!(a.alias("u", "a"), Err(Error::Closed)));
     assert!(matches!(a.track_batch(vec![]), Err(Error::Closed)));
     assert!(matches!(a.flush(), Err(Error::Closed)));
@@ -346,7 +377,10 @@ fn a_failed_close_can_be_retried() {
         .unwrap();
     a.track(Event::track("e").user_id("u")).unwrap();
     assert!(a.close().is_err());
-    assert!(matches!(a.track(Event::track("e").user_id("u")), Err(Error::Closed)));
+    assert!(matches!(
+        a.track(Event::track("e").user_id("u")),
+        Err(Error::Closed)
+    ));
     store.set_failing(false);
     a.close().unwrap();
     assert_eq!(store.events().len(), 1);
@@ -360,7 +394,10 @@ fn validation_happens_before_acceptance() {
         a.track(Event::track("").user_id("u")),
         Err(Error::Validation(_))
     ));
-    assert!(matches!(a.track(Event::track("e")), Err(Error::Validation(_))));
+    assert!(matches!(
+        a.track(Event::track("e")),
+        Err(Error::Validation(_))
+    ));
     let mut future = Event::track("e").user_id("u").build().unwrap();
     future.timestamp = Timestamp::now().add_millis(3 * 86_400_000);
     assert!(matches!(a.track(future), Err(Error::Validation(_))));
@@ -378,7 +415,9 @@ fn validation_happens_before_acceptance() {
     let before = Timestamp::now();
     a.track(e).unwrap();
     a.flush().unwrap();
-    let got = store.scan_all(DEFAULT_PROJECT, &ScanRequest::new()).unwrap();
+    let got = store
+        .scan_all(DEFAULT_PROJECT, &ScanRequest::new())
+        .unwrap();
     assert_eq!(got[0].event.timestamp, old);
     assert!(got[0].event.received_at >= before);
 }
@@ -406,7 +445,9 @@ fn track_batch_reports_each_bad_message() {
     );
     assert!(r.rejected.iter().all(|x| x.code == "ERR_VALIDATION"));
     a.flush().unwrap();
-    let events = store.scan_all(DEFAULT_PROJECT, &ScanRequest::new()).unwrap();
+    let events = store
+        .scan_all(DEFAULT_PROJECT, &ScanRequest::new())
+        .unwrap();
     assert_eq!(events.len(), 2);
     // The privacy policy ran on batch messages too; identify traits are kept.
     assert!(events[0].event.properties.get("email").is_none());
@@ -429,13 +470,21 @@ fn the_privacy_policy_runs_before_storage() {
     a.track(e.clone()).unwrap();
     let hashed = quiet(store.clone())
         .project("hashed")
-        .privacy(PrivacyPolicy::builder().hash_pii("s").drop_user_agent(true).build())
+        .privacy(
+            PrivacyPolicy::builder()
+                .hash_pii("s")
+                .drop_user_agent(true)
+                .build(),
+        )
         .build()
         .unwrap();
     hashed.track(e).unwrap();
     a.flush().unwrap();
     hashed.flush().unwrap();
-    let plain = &store.scan_all(DEFAULT_PROJECT, &ScanRequest::new()).unwrap()[0].event;
+    let plain = &store
+        .scan_all(DEFAULT_PROJECT, &ScanRequest::new())
+        .unwrap()[0]
+        .event;
     assert!(plain.properties.get("Email").is_none());
     assert_eq!(plain.properties["plan"], "pro");
     assert_eq!(plain.context.ip.as_deref(), Some("198.51.100.0"));
@@ -457,21 +506,39 @@ fn consent_withdrawal_refuses_the_person_and_survives_a_restart() {
     a.set_consent("u1", false).unwrap();
     let refused = a.track(Event::track("e").user_id("u1")).unwrap_err();
     assert_eq!(refused.code(), "ERR_CONSENT");
-    assert!(matches!(a.track(Event::track("e").anonymous_id("a1")), Err(Error::ConsentWithdrawn { .. })));
-    assert!(matches!(a.identify(Identify::user("u1")), Err(Error::ConsentWithdrawn { .. })));
-    assert!(matches!(a.alias("u1", "a9"), Err(Error::ConsentWithdrawn { .. })));
+    assert!(matches!(
+        a.track(Event::track("e").anonymous_id("a1")),
+        Err(Error::ConsentWithdrawn { .. })
+    ));
+    assert!(matches!(
+        a.identify(Identify::user("u1")),
+        Err(Error::ConsentWithdrawn { .. })
+    ));
+    assert!(matches!(
+        a.alias("u1", "a9"),
+        Err(Error::ConsentWithdrawn { .. })
+    ));
     a.track(Event::track("e").user_id("u2")).unwrap();
     let r = a
-        .track_batch(vec![MessageInput::parse_slice(br#"{"event":"e","userId":"u1"}"#).unwrap()])
+        .track_batch(vec![MessageInput::parse_slice(
+            br#"{"event":"e","userId":"u1"}"#,
+        )
+        .unwrap()])
         .unwrap();
     assert_eq!(r.rejected[0].code, "ERR_CONSENT");
     a.flush().unwrap();
     // Events accepted before the withdrawal are kept (deleting is a separate request).
     assert_eq!(store.person_events(DEFAULT_PROJECT, "u1").unwrap().len(), 1);
-    assert_eq!(store.consent_of(DEFAULT_PROJECT, "u1").unwrap(), Some(false));
+    assert_eq!(
+        store.consent_of(DEFAULT_PROJECT, "u1").unwrap(),
+        Some(false)
+    );
     drop(a);
     let b = quiet(store.clone()).build().unwrap();
-    assert!(matches!(b.track(Event::track("e").anonymous_id("a1")), Err(Error::ConsentWithdrawn { .. })));
+    assert!(matches!(
+        b.track(Event::track("e").anonymous_id("a1")),
+        Err(Error::ConsentWithdrawn { .. })
+    ));
     b.set_consent("u1", true).unwrap();
     b.track(Event::track("e").anonymous_id("a1")).unwrap();
     b.track(Event::track("e").user_id("u1")).unwrap();
@@ -483,11 +550,32 @@ fn consent_withdrawal_refuses_the_person_and_survives_a_restart() {
 fn builder_checks_its_settings() {
     let err = |b: churn_core::tracker::AnalyticsBuilder| b.build().unwrap_err().code();
     assert_eq!(err(Analytics::builder()), "ERR_INVALID_ARGUMENT");
-    assert_eq!(err(Analytics::builder().in_memory().batch_size(0)), "ERR_INVALID_ARGUMENT");
-    assert_eq!(err(Analytics::builder().in_memory().queue_capacity(0)), "ERR_INVALID_ARGUMENT");
-    assert_eq!(err(Analytics::builder().in_memory().flush_interval(Duration::ZERO)), "ERR_INVALID_ARGUMENT");
-    assert_eq!(err(Analytics::builder().in_memory().project("")), "ERR_VALIDATION");
-    let a = Analytics::builder().in_memory().project("shop").build().unwrap();
+    assert_eq!(
+        err(Analytics::builder().in_memory().batch_size(0)),
+        "ERR_INVALID_ARGUMENT"
+    );
+    assert_eq!(
+        err(Analytics::builder().in_memory().queue_capacity(0)),
+        "ERR_INVALID_ARGUMENT"
+    );
+    assert_eq!(
+        err(Analytics::builder()
+            .in_memory()
+            .flush_interval(Duration::ZERO)),
+        "ERR_INVALID_ARGUMENT"
+    );
+    assert_eq!(
+        err(Analytics::builder().in_memory().project("")),
+        "ERR_VALIDATION"
+    );
+    let a = Analytics::builder()
+        .in_memory()
+        .project("shop")
+        .build()
+        .unwrap();
     assert_eq!(a.project(), "shop");
-    assert_eq!("sometimes".parse::<Backpressure>().unwrap_err().code(), "ERR_INVALID_ARGUMENT");
+    assert_eq!(
+        "sometimes".parse::<Backpressure>().unwrap_err().code(),
+        "ERR_INVALID_ARGUMENT"
+    );
 }

@@ -94,9 +94,8 @@ mod tests {
             .set_consent(DEFAULT_PROJECT, "u2", true, Timestamp::now())
             .unwrap();
         let set = ConsentSet::load(&store, DEFAULT_PROJECT).unwrap();
-        let from = |id: &str| -> Message {
-            Event::track("x").anonymous_id(id).build().unwrap().into()
-        };
+        let from =
+            |id: &str| -> Message { Event::track("x").anonymous_id(id).build().unwrap().into() };
         assert!(matches!(
             set.check(&from("a1")),
             Err(Error::ConsentWithdrawn { id }) if id == "a1"

@@ -304,7 +304,9 @@ mod tests {
             .unwrap();
         e.context.ip = Some("2001:db8:85a3:8d3:1319:8a2e:370:7348".into());
         e.context.user_agent = Some("Mozilla/5.0".into());
-        e.context.extra.insert("traits".into(), json!({"email": "ann@example.com"}));
+        e.context
+            .extra
+            .insert("traits".into(), json!({"email": "ann@example.com"}));
         e
     }
 
@@ -332,7 +334,10 @@ mod tests {
         let mut e = event();
         p.apply_event(&mut e);
         assert_eq!(e.properties["email"], "ann@example.com");
-        assert_eq!(e.properties["plan"], json!(hash_value("salt", &json!("pro"))));
+        assert_eq!(
+            e.properties["plan"],
+            json!(hash_value("salt", &json!("pro")))
+        );
         assert_eq!(e.context.ip, None);
         assert_eq!(e.context.user_agent, None);
         let mut e = event();

@@ -140,7 +140,11 @@ mod tests {
             "plan": "pro",
             "billing": {"full_name": "Ann Lee", "country": "NL", "contacts": [{"phone": "123", "kind": "work"}]},
         }));
-        let n = scrub(&mut p, &keys(&["email", "full_name", "phone"]), &PiiMode::Drop);
+        let n = scrub(
+            &mut p,
+            &keys(&["email", "full_name", "phone"]),
+            &PiiMode::Drop,
+        );
         assert_eq!(n, 3);
         assert_eq!(
             Value::Object(p),
@@ -150,10 +154,9 @@ mod tests {
 
     #[test]
     fn hashes_with_salt() {
-        let mode = PiiMode::Hash {
-            salt: "s1".into(),
-        };
-        let mut p = obj(json!({"email": "a@b.c", "inner": {"Phone": 5551234}, "name": null, "x": 1}));
+        let mode = PiiMode::Hash { salt: "s1".into() };
+        let mut p =
+            obj(json!({"email": "a@b.c", "inner": {"Phone": 5551234}, "name": null, "x": 1}));
         let n = scrub(&mut p, &keys(&["email", "phone", "name"]), &mode);
         assert_eq!(n, 2);
         // Plain definition: sha256(salt bytes ++ value text), hex.

@@ -194,10 +194,7 @@ impl AnalyticsBuilder {
             return Err(Error::invalid("flush_interval", "must be longer than 0"));
         }
         if s.retry_min.is_zero() || s.retry_max < s.retry_min {
-            return Err(Error::invalid(
-                "retry_backoff",
-                "need 0 < min <= max",
-            ));
+            return Err(Error::invalid("retry_backoff", "need 0 < min <= max"));
         }
         let Some(store) = self.store else {
             return Err(Error::invalid(

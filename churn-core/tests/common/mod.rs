@@ -42,7 +42,9 @@ impl ControlledStore {
     }
 
     pub fn events(&self) -> Vec<StoredEvent> {
-        self.inner.scan_all(DEFAULT_PROJECT, &ScanRequest::new()).unwrap()
+        self.inner
+            .scan_all(DEFAULT_PROJECT, &ScanRequest::new())
+            .unwrap()
     }
 }
 

@@ -162,6 +162,8 @@ pub struct Decoded {
     pub key: Option<String>,
     /// One entry per message, in request order: the message, or why it was refused.
     pub items: Vec<Result<MessageInput, ValidationError>>,
+    /// The body was one message (not an array or a batch envelope).
+    pub single: bool,
 }
 
 impl Decoded {

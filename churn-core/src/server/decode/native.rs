@@ -64,6 +64,7 @@ pub fn decode(
     let bad_json = |e: serde_json::Error| ValidationError::InvalidJson {
         reason: e.to_string(),
     };
+    let mut single = false;
     let (raws, key): (Vec<&RawValue>, Option<String>) = if text.starts_with('[') {
         (serde_json::from_str(text).map_err(bad_json)?, None)
     } else if text.starts_with('{') {
@@ -83,6 +84,7 @@ pub fn decode(
                         max: limits.max_message_bytes,
                     });
                 }
+                single = true;
                 (vec![serde_json::from_str(text).map_err(bad_json)?], key)
             }
         }
@@ -111,7 +113,7 @@ pub fn decode(
             prepare(v, endpoint)
         })
         .collect();
-    Ok(Decoded { key, items })
+    Ok(Decoded { key, items, single })
 }
 
 fn prepare(v: Value, endpoint: Endpoint) -> Result<MessageInput, ValidationError> {

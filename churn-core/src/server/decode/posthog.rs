@@ -101,6 +101,7 @@ pub fn decode(parts: &RequestParts<'_>, limits: &Limits) -> Result<Decoded, Vali
     };
     let payload = unwrap_payload(raw, &q, parts, limits)?;
     let json: Value = parse_json(&payload)?;
+    let single = json.is_object() && json.get("batch").is_none();
     let (events, env_token, env_sent_at) = match json {
         Value::Array(a) => (a, None, None),
         Value::Object(mut m) if m.contains_key("batch") => {
@@ -149,7 +150,7 @@ pub fn decode(parts: &RequestParts<'_>, limits: &Limits) -> Result<Decoded, Vali
             map_event(ev, sent_at, parts.received_at)
         })
         .collect();
-    Ok(Decoded { key, items })
+    Ok(Decoded { key, items, single })
 }
 
 /// Peel gzip, form and base64 layers off a capture body.

@@ -161,7 +161,11 @@ pub fn decode(
             })
             .collect();
         let key = header_key.or_else(|| string_key(env.write_key.as_ref()));
-        return Ok(Decoded { key, items });
+        return Ok(Decoded {
+            key,
+            items,
+            single: false,
+        });
     }
 
     if body.len() > limits.max_message_bytes {
@@ -184,6 +188,7 @@ pub fn decode(
     Ok(Decoded {
         key,
         items: vec![item],
+        single: true,
     })
 }
 
