@@ -13,6 +13,9 @@ use churn_core::store::{ScanRequest, StoreExt, DEFAULT_PROJECT};
 use serde_json::json;
 use server_common::*;
 
+/// Path, headers, body, expected status and code.
+type Case<'a> = (&'a str, Vec<(&'a str, &'a str)>, Vec<u8>, u16, &'a str);
+
 #[test]
 fn bad_bodies_get_clear_4xx_and_nothing_is_lost() {
     let mut s = start(config());
@@ -25,7 +28,7 @@ fn bad_bodies_get_clear_4xx_and_nothing_is_lost() {
     let (st, _, _) = post(&s.url("/v1/track"), &[], good("g-1").as_bytes());
     assert_eq!(st, 200);
 
-    let cases: Vec<(&str, Vec<(&str, &str)>, Vec<u8>, u16, &str)> = vec![
+    let cases: Vec<Case<'_>> = vec![
         (
             "/v1/batch",
             vec![],

@@ -244,8 +244,11 @@ fn projects_are_isolated() {
 
 #[test]
 fn shutdown_stores_every_accepted_event() {
-    let mut cfg = config();
-    cfg.ingest.flush_interval = std::time::Duration::from_secs(30); // nothing flushes on its own
+    // Nothing flushes on its own during the test.
+    let cfg = config().ingest(
+        churn_core::server::IngestConfig::default()
+            .flush_interval(std::time::Duration::from_secs(30)),
+    );
     let mut s = start(cfg);
     let key = s.keys.write_key.clone();
     let mut accepted = 0;

@@ -48,6 +48,26 @@ pub struct IngestConfig {
     pub queue_capacity: usize,
 }
 
+impl IngestConfig {
+    /// Set the messages per store transaction.
+    pub fn batch_size(mut self, n: usize) -> Self {
+        self.batch_size = n;
+        self
+    }
+
+    /// Set the longest wait before queued messages are stored.
+    pub fn flush_interval(mut self, d: Duration) -> Self {
+        self.flush_interval = d;
+        self
+    }
+
+    /// Set the queue capacity per project.
+    pub fn queue_capacity(mut self, n: usize) -> Self {
+        self.queue_capacity = n;
+        self
+    }
+}
+
 impl Default for IngestConfig {
     fn default() -> Self {
         IngestConfig {

@@ -19,9 +19,8 @@ pub struct TestServer {
 }
 
 pub fn config() -> ServerConfig {
-    let mut ingest = IngestConfig::default();
-    ingest.flush_interval = Duration::from_millis(20);
-    ServerConfig::default().ingest(ingest)
+    ServerConfig::default()
+        .ingest(IngestConfig::default().flush_interval(Duration::from_millis(20)))
 }
 
 pub fn start(config: ServerConfig) -> TestServer {

@@ -120,7 +120,7 @@ pub(crate) fn drain_cap(max: usize) -> usize {
 }
 
 /// A header as text.
-pub(crate) fn header_str<'a>(h: &'a HeaderMap, name: header::HeaderName) -> Option<&'a str> {
+pub(crate) fn header_str(h: &HeaderMap, name: header::HeaderName) -> Option<&str> {
     h.get(name).and_then(|v| v.to_str().ok())
 }
 
