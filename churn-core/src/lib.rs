@@ -23,6 +23,8 @@ pub mod error;
 pub mod event;
 pub mod import;
 pub mod privacy;
+#[cfg(feature = "server")]
+pub mod server;
 pub mod store;
 pub mod time;
 pub mod tracker;

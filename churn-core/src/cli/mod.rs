@@ -46,6 +46,7 @@ macro_rules! commands {
 commands! {
     import => Import(ImportArgs),
     export => Export(ExportArgs),
+    serve => Serve(ServeArgs),
 }
 
 /// Product analytics and churn prediction on your own event data.

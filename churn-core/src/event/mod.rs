@@ -27,8 +27,7 @@ pub use message::{Alias, Identify, IdentifyBuilder, Message};
 pub use validate::Limits;
 
 #[allow(unused_imports)]
-pub(crate) use context::referrer_host;
-#[allow(unused_imports)]
+pub(crate) use context::{percent_decode, referrer_host};
 pub(crate) use input::context_from_value;
 #[allow(unused_imports)]
 pub(crate) use validate::{

@@ -1,0 +1,95 @@
+//! [`ServerConfig`]: limits, timeouts and rates of a server.
+
+use std::time::Duration;
+
+use super::decode::Limits;
+use super::ingest::IngestConfig;
+use super::ratelimit::Rate;
+
+/// Server settings. `Default` gives the documented values; setters change one each.
+///
+/// ```
+/// use std::time::Duration;
+/// use churn_core::server::ServerConfig;
+/// use churn_core::server::ratelimit::Rate;
+/// let c = ServerConfig::default()
+///     .body_timeout(Duration::from_secs(5))
+///     .ip_rate(Rate::unlimited());
+/// assert_eq!(c.body_timeout, Duration::from_secs(5));
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct ServerConfig {
+    /// Longest time a client may take to send its body (then 408). Default 10 s.
+    pub body_timeout: Duration,
+    /// Requests per client IP. Default 1,000/s, burst 2,000.
+    pub ip_rate: Rate,
+    /// Requests per project key. Default 10,000/s, burst 20,000.
+    pub key_rate: Rate,
+    /// Read the client IP from the first `X-Forwarded-For` entry (behind a proxy).
+    pub trust_forwarded_for: bool,
+    /// Limits of the native and Segment routes.
+    pub segment_limits: Limits,
+    /// Limits of the PostHog routes.
+    pub posthog_limits: Limits,
+    /// Tracker settings.
+    pub ingest: IngestConfig,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            body_timeout: Duration::from_secs(10),
+            ip_rate: Rate::new(1_000.0, 2_000.0),
+            key_rate: Rate::new(10_000.0, 20_000.0),
+            trust_forwarded_for: false,
+            segment_limits: Limits::segment(),
+            posthog_limits: Limits::posthog(),
+            ingest: IngestConfig::default(),
+        }
+    }
+}
+
+impl ServerConfig {
+    /// Set the body timeout.
+    pub fn body_timeout(mut self, d: Duration) -> Self {
+        self.body_timeout = d;
+        self
+    }
+
+    /// Set the per-IP rate.
+    pub fn ip_rate(mut self, r: Rate) -> Self {
+        self.ip_rate = r;
+        self
+    }
+
+    /// Set the per-key rate.
+    pub fn key_rate(mut self, r: Rate) -> Self {
+        self.key_rate = r;
+        self
+    }
+
+    /// Trust `X-Forwarded-For`.
+    pub fn trust_forwarded_for(mut self, yes: bool) -> Self {
+        self.trust_forwarded_for = yes;
+        self
+    }
+
+    /// Set the native and Segment limits.
+    pub fn segment_limits(mut self, l: Limits) -> Self {
+        self.segment_limits = l;
+        self
+    }
+
+    /// Set the PostHog limits.
+    pub fn posthog_limits(mut self, l: Limits) -> Self {
+        self.posthog_limits = l;
+        self
+    }
+
+    /// Set the tracker settings.
+    pub fn ingest(mut self, i: IngestConfig) -> Self {
+        self.ingest = i;
+        self
+    }
+}

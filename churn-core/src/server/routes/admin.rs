@@ -1,0 +1,263 @@
+//! `GET /health`, `GET /openapi.json`, and the project's own settings
+//! (`GET` / `PATCH /api/project`, secret key required).
+
+use axum::extract::{Request, State};
+use axum::http::{header, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::{header_str, read_body, secret_project};
+use crate::server::app::{set, AppState, Table};
+use crate::server::error::ApiError;
+use crate::server::projects::Project;
+
+pub(crate) fn add_routes(t: Table) -> Table {
+    t.add("/health", &[Method::GET], health)
+        .add("/openapi.json", &[Method::GET], openapi)
+        .add("/api/project", &[Method::GET, Method::PATCH], project)
+}
+
+async fn health(State(state): State<AppState>) -> Response {
+    let store = state.ingest.store().clone();
+    let checked = tokio::task::spawn_blocking(move || store.schema_version()).await;
+    let (ok, store_json) = match checked {
+        Ok(Ok(v)) => (true, json!({"ok": true, "schema_version": v})),
+        Ok(Err(e)) => (false, json!({"ok": false, "error": e.to_string()})),
+        Err(e) => (false, json!({"ok": false, "error": e.to_string()})),
+    };
+    let body = json!({
+        "status": if ok { "ok" } else { "degraded" },
+        "store": store_json,
+        "queue_depth": state.ingest.queue_depth(),
+        "projects": state.projects.list().len(),
+        "version": env!("CARGO_PKG_VERSION"),
+    });
+    let status = if ok {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, Json(body)).into_response()
+}
+
+async fn openapi() -> Json<Value> {
+    Json(openapi_document())
+}
+
+fn project_json(p: &Project) -> Value {
+    json!({"id": p.id, "name": p.name, "cors_origins": p.cors_origins, "created_at": p.created_at})
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProjectPatch {
+    cors_origins: Option<Vec<String>>,
+}
+
+async fn project(State(state): State<AppState>, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    let run = async {
+        let p = secret_project(&state, &parts.headers)?;
+        let p = if parts.method == Method::PATCH {
+            let bytes = read_body(&state, &parts.headers, body, 64 * 1024).await?;
+            let patch: ProjectPatch =
+                crate::server::decode::body::parse_json(&bytes).map_err(ApiError::body)?;
+            match patch.cors_origins {
+                Some(o) => state.projects.set_cors(&p.id, o)?,
+                None => p,
+            }
+        } else {
+            p
+        };
+        Ok::<_, ApiError>(p)
+    };
+    match run.await {
+        Ok(p) => {
+            let mut r = Json(project_json(&p)).into_response();
+            if let Some(o) =
+                header_str(&parts.headers, header::ORIGIN).filter(|o| p.allows_read_from(o))
+            {
+                set(r.headers_mut(), header::ACCESS_CONTROL_ALLOW_ORIGIN, o);
+                set(
+                    r.headers_mut(),
+                    header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
+                    "true",
+                );
+            }
+            r
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+fn error_responses() -> Value {
+    json!({
+        "400": {"$ref": "#/components/responses/Error"},
+        "401": {"$ref": "#/components/responses/Error"},
+        "403": {"$ref": "#/components/responses/Error"},
+        "408": {"$ref": "#/components/responses/Error"},
+        "413": {"$ref": "#/components/responses/Error"},
+        "415": {"$ref": "#/components/responses/Error"},
+        "429": {"$ref": "#/components/responses/Error"},
+        "503": {"$ref": "#/components/responses/Error"}
+    })
+}
+
+fn ingest_op(summary: &str, tag: &str, schema: &str, ok: Value) -> Value {
+    let mut responses = error_responses();
+    if let Some(m) = responses.as_object_mut() {
+        m.insert("200".into(), ok);
+    }
+    json!({
+        "summary": summary,
+        "tags": [tag],
+        "security": [{"basicWriteKey": []}, {"bearerKey": []}, {}],
+        "requestBody": {"required": true, "content": {
+            "application/json": {"schema": {"$ref": format!("#/components/schemas/{schema}")}},
+            "text/plain": {"schema": {"type": "string"}}
+        }},
+        "responses": responses
+    })
+}
+
+fn report_response(extra: Value) -> Value {
+    json!({"description": "Accepted; refused messages listed by index", "content": {"application/json": {"schema": {
+        "allOf": [{"$ref": "#/components/schemas/BatchReport"}, extra]
+    }}}})
+}
+
+/// The OpenAPI 3.1 document of every route (`GET /openapi.json`).
+pub(crate) fn openapi_document() -> Value {
+    let mut paths = serde_json::Map::new();
+    let segment_ok =
+        report_response(json!({"type": "object", "properties": {"success": {"type": "boolean"}}}));
+    for call in ["track", "identify", "page", "screen", "group", "alias"] {
+        paths.insert(
+            format!("/v1/{call}"),
+            json!({"post": ingest_op(&format!("Segment {call} call (one message)"), "segment", "SegmentMessage", segment_ok.clone())}),
+        );
+    }
+    for p in ["/v1/batch", "/v1/import"] {
+        paths.insert(
+            p.into(),
+            json!({"post": ingest_op("Segment batch: {batch, sentAt, context, writeKey}", "segment", "SegmentBatch", segment_ok.clone())}),
+        );
+    }
+    let ph_ok = report_response(json!({"type": "object", "properties": {"status": {"const": 1}}}));
+    for p in [
+        "/e",
+        "/e/",
+        "/i/v0/e",
+        "/i/v0/e/",
+        "/capture",
+        "/capture/",
+        "/track",
+        "/track/",
+        "/batch",
+        "/batch/",
+    ] {
+        let mut op = ingest_op("PostHog capture (array, {api_key, batch, sent_at} or one event; gzip, base64, form data=)", "posthog", "PostHogBody", ph_ok.clone());
+        if let Some(m) = op.as_object_mut() {
+            m.insert("parameters".into(), json!([
+                {"name": "compression", "in": "query", "schema": {"type": "string", "enum": ["gzip-js", "base64"]}},
+                {"name": "_", "in": "query", "description": "client send time, epoch ms (sent_at)", "schema": {"type": "integer"}},
+                {"name": "beacon", "in": "query", "description": "1: answered 204 without a body", "schema": {"type": "string"}},
+                {"name": "data", "in": "query", "description": "GET payload (base64 or JSON)", "schema": {"type": "string"}}
+            ]));
+            m.insert("security".into(), json!([{}]));
+        }
+        let mut get = op.clone();
+        if let Some(m) = get.as_object_mut() {
+            m.remove("requestBody");
+        }
+        paths.insert(p.into(), json!({"post": op, "get": get}));
+    }
+    let native_ok = report_response(json!({"type": "object"}));
+    paths.insert("/api/track".into(), json!({"post": ingest_op("Track one message, an array, or {batch: [...]}; also the {sessionId, type, category, action, label, value, path, timestamp} shape", "native", "NativeBody", native_ok.clone())}));
+    paths.insert("/api/identify".into(), json!({"post": ingest_op("Identify one user or a batch", "native", "NativeBody", native_ok)}));
+    paths.insert("/health".into(), json!({"get": {"summary": "Store status and queue depth", "tags": ["admin"], "responses": {
+        "200": {"description": "Healthy", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Health"}}}},
+        "503": {"description": "The store is unavailable", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Health"}}}}
+    }}}));
+    paths.insert("/openapi.json".into(), json!({"get": {"summary": "This document", "tags": ["admin"], "responses": {"200": {"description": "OpenAPI 3.1"}}}}));
+    let project_ok = json!({"description": "The project", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Project"}}}});
+    paths.insert("/api/project".into(), json!({
+        "get": {"summary": "The project of the secret key", "tags": ["admin"], "security": [{"bearerKey": []}], "responses": {"200": project_ok, "401": {"$ref": "#/components/responses/Error"}}},
+        "patch": {"summary": "Set allowed browser origins", "tags": ["admin"], "security": [{"bearerKey": []}],
+                  "requestBody": {"content": {"application/json": {"schema": {"type": "object", "properties": {"cors_origins": {"type": "array", "items": {"type": "string"}}}, "additionalProperties": false}}}},
+                  "responses": {"200": project_ok, "400": {"$ref": "#/components/responses/Error"}, "401": {"$ref": "#/components/responses/Error"}}}
+    }));
+    json!({
+        "openapi": "3.1.0",
+        "info": {"title": "churnlens", "version": env!("CARGO_PKG_VERSION"),
+                 "description": "Event ingestion (native, Segment- and PostHog-compatible) and administration. Errors: {\"error\": {\"code\", \"message\"}}."},
+        "paths": paths,
+        "components": {
+            "securitySchemes": {
+                "basicWriteKey": {"type": "http", "scheme": "basic", "description": "write key as user name, empty password (Segment)"},
+                "bearerKey": {"type": "http", "scheme": "bearer", "description": "write key (ingestion) or secret key (reads, admin)"}
+            },
+            "responses": {"Error": {"description": "Error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}},
+            "schemas": {
+                "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "object", "required": ["code", "message"], "properties": {"code": {"type": "string"}, "message": {"type": "string"}}}}},
+                "Rejected": {"type": "object", "properties": {"index": {"type": "integer"}, "code": {"type": "string"}, "reason": {"type": "string"}}},
+                "BatchReport": {"type": "object", "properties": {"accepted": {"type": "integer"}, "duplicates": {"type": "integer"}, "rejected": {"type": "array", "items": {"$ref": "#/components/schemas/Rejected"}}}},
+                "Message": {"type": "object", "description": "type (track, page, screen, identify, alias), event, name, user_id/userId, anonymous_id/anonymousId, previous_id/previousId, message_id/messageId, session_id/sessionId, timestamp, properties, traits, context", "additionalProperties": true},
+                "SimpleEvent": {"type": "object", "properties": {"sessionId": {"type": "string"}, "type": {"type": "string"}, "category": {"type": "string"}, "action": {"type": "string"}, "label": {"type": "string"}, "value": {}, "path": {"type": "string"}, "timestamp": {}}},
+                "NativeBody": {"oneOf": [
+                    {"$ref": "#/components/schemas/Message"}, {"$ref": "#/components/schemas/SimpleEvent"},
+                    {"type": "array", "items": {"$ref": "#/components/schemas/Message"}},
+                    {"type": "object", "required": ["batch"], "properties": {"batch": {"type": "array", "items": {"$ref": "#/components/schemas/Message"}}, "writeKey": {"type": "string"}}}
+                ]},
+                "SegmentMessage": {"type": "object", "additionalProperties": true, "properties": {"writeKey": {"type": "string"}, "sentAt": {"type": "string"}}},
+                "SegmentBatch": {"type": "object", "required": ["batch"], "properties": {"batch": {"type": "array", "items": {"$ref": "#/components/schemas/SegmentMessage"}}, "sentAt": {"type": "string"}, "context": {"type": "object"}, "integrations": {"type": "object"}, "writeKey": {"type": "string"}}},
+                "PostHogEvent": {"type": "object", "properties": {"event": {"type": "string"}, "distinct_id": {}, "properties": {"type": "object"}, "uuid": {"type": "string"}, "timestamp": {"type": "string"}, "offset": {"type": "integer"}, "api_key": {"type": "string"}, "$set": {"type": "object"}}},
+                "PostHogBody": {"oneOf": [
+                    {"type": "array", "items": {"$ref": "#/components/schemas/PostHogEvent"}},
+                    {"type": "object", "required": ["batch"], "properties": {"batch": {"type": "array", "items": {"$ref": "#/components/schemas/PostHogEvent"}}, "api_key": {"type": "string"}, "sent_at": {"type": "string"}}},
+                    {"$ref": "#/components/schemas/PostHogEvent"}
+                ]},
+                "Health": {"type": "object", "properties": {"status": {"enum": ["ok", "degraded"]}, "store": {"type": "object"}, "queue_depth": {"type": "integer"}, "projects": {"type": "integer"}, "version": {"type": "string"}}},
+                "Project": {"type": "object", "properties": {"id": {"type": "string"}, "name": {"type": "string"}, "cors_origins": {"type": "array", "items": {"type": "string"}}, "created_at": {"type": "string"}}}
+            }
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::server::app::route_table;
+
+    #[test]
+    fn every_route_is_documented_and_nothing_else() {
+        let doc = openapi_document();
+        let paths = doc["paths"].as_object().unwrap();
+        let table = route_table();
+        for r in &table {
+            for m in &r.methods {
+                let m = m.as_str().to_ascii_lowercase();
+                assert!(
+                    paths.get(r.path).and_then(|p| p.get(&m)).is_some(),
+                    "{m} {} is not in the OpenAPI document",
+                    r.path
+                );
+            }
+        }
+        for (path, ops) in paths {
+            let r = table
+                .iter()
+                .find(|r| r.path == path)
+                .unwrap_or_else(|| panic!("{path} is documented but not routed"));
+            for m in ops.as_object().unwrap().keys() {
+                assert!(
+                    r.methods.iter().any(|x| x.as_str().eq_ignore_ascii_case(m)),
+                    "{m} {path} is documented but not routed"
+                );
+            }
+        }
+        assert_eq!(doc["openapi"], "3.1.0");
+    }
+}
