@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use churn_core::engine::{
-    ActiveDefinition, ActiveUsersRequest, Engine, EngineConfig, Period, RetentionMode,
-    RetentionRequest, RevenueRequest, SessionsRequest, SubscriptionEvents,
+    ActiveDefinition, ActiveUsersRequest, ContextCapture, Engine, EngineConfig, Period,
+    RetentionMode, RetentionRequest, RevenueRequest, SessionsRequest, SubscriptionEvents,
 };
 use churn_core::event::{Context, Event, Identify, Limits, Message};
 use churn_core::store::{MemoryStore, Store, StoreExt, DEFAULT_PROJECT};
@@ -455,4 +455,29 @@ fn columns_stay_under_40_bytes_per_event() {
     assert_eq!((m.events, m.persons), (5_000, 97));
     assert!(m.column_bytes_per_event <= 40.0, "{m:?}");
     assert!(e.memory_bytes() as u64 >= m.column_bytes + m.other_bytes);
+}
+
+#[test]
+fn context_of_every_event_when_asked() {
+    let d = t(2026, 3, 2);
+    let from_ad = Event::track("signup")
+        .user_id("u")
+        .timestamp(Timestamp::from_millis(d))
+        .context(Context {
+            referrer: Some("https://ads.example/x".into()),
+            ..Context::default()
+        })
+        .build_at(now(), &Limits::default())
+        .unwrap();
+    let store = Arc::new(MemoryStore::new());
+    store.append(DEFAULT_PROJECT, &[from_ad]).unwrap();
+    let source = |capture| {
+        let cfg = EngineConfig::new().context(capture);
+        let e = Engine::load_with(store.clone(), DEFAULT_PROJECT, cfg).unwrap();
+        e.sessions(&SessionsRequest::new()).unwrap().sources[0]
+            .value
+            .clone()
+    };
+    assert_eq!(source(ContextCapture::PageViewsAndRevenue), "direct");
+    assert_eq!(source(ContextCapture::AllEvents), "ads.example");
 }

@@ -7,7 +7,7 @@
 //! take an argument struct with `Default` and chained setters and return a serde type.
 //!
 //! Persons: every count is of persons (a user id with every anonymous id linked to
-//! it); see [`identity`](self) rules in the `Engine` docs.
+//! it); the [`Engine`] docs give the identity rules.
 //!
 //! ```
 //! use std::sync::Arc;
@@ -117,7 +117,9 @@ impl EngineConfig {
     }
 }
 
-/// Memory held by an engine's view.
+/// Memory held by an engine's view. The per-event columns take 36 bytes per event:
+/// timestamp and seq (8 each), and name, raw id, session id, path-or-amount index and
+/// attribution index (4 each).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct MemoryUsage {
     /// Events in the view.
@@ -244,16 +246,92 @@ impl Engine {
     }
 
     /// Sessions. See [`SessionsRequest`].
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use churn_core::engine::{Engine, SessionsRequest};
+    /// use churn_core::event::Event;
+    /// use churn_core::store::{MemoryStore, StoreExt, DEFAULT_PROJECT};
+    /// use churn_core::Timestamp;
+    ///
+    /// let store = Arc::new(MemoryStore::new());
+    /// let t = Timestamp::from_ymd(2026, 1, 5).unwrap();
+    /// let min = 60_000;
+    /// store.append(DEFAULT_PROJECT, &[
+    ///     Event::page("/").user_id("u1").timestamp(t).build()?,
+    ///     Event::page("/pricing").user_id("u1").timestamp(t.add_millis(30 * min)).build()?,
+    ///     Event::page("/").user_id("u1").timestamp(t.add_millis(61 * min)).build()?,
+    /// ])?;
+    /// let engine = Engine::load(store, DEFAULT_PROJECT)?;
+    /// let r = engine.sessions(&SessionsRequest::new())?;
+    /// assert_eq!((r.sessions, r.bounces), (2, 1)); // a gap of 31 minutes splits
+    /// assert_eq!(r.total_duration_ms, 30 * min);
+    /// assert_eq!(r.exit_pages[0].value, "/");
+    /// let json = serde_json::to_value(&r)?;
+    /// assert_eq!(json["per_period"][0]["label"], "2026-01-05");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn sessions(&self, req: &SessionsRequest) -> Result<SessionsReport> {
         sessions::sessions(&self.view.read(), req)
     }
 
     /// Retention cohorts. See [`RetentionRequest`].
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use churn_core::engine::{Engine, RetentionRequest, Period};
+    /// use churn_core::event::Event;
+    /// use churn_core::store::{MemoryStore, StoreExt, DEFAULT_PROJECT};
+    /// use churn_core::Timestamp;
+    ///
+    /// let store = Arc::new(MemoryStore::new());
+    /// let day = |d| Timestamp::from_ymd(2026, 1, d).unwrap();
+    /// store.append(DEFAULT_PROJECT, &[
+    ///     Event::track("signup").user_id("a").timestamp(day(5)).build()?,
+    ///     Event::track("signup").user_id("b").timestamp(day(6)).build()?,
+    ///     Event::track("login").user_id("a").timestamp(day(13)).build()?,
+    /// ])?;
+    /// let engine = Engine::load(store, DEFAULT_PROJECT)?;
+    /// let r = engine.retention(&RetentionRequest::new().period(Period::Week))?;
+    /// assert_eq!(r.cohorts[0].label, "2026-W02");
+    /// assert_eq!(r.cohorts[0].counts, vec![2, 1]);
+    /// assert_eq!(r.cohorts[0].percentages, vec![Some(100.0), Some(50.0)]);
+    /// # Ok::<(), churn_core::Error>(())
+    /// ```
     pub fn retention(&self, req: &RetentionRequest) -> Result<RetentionReport> {
         retention::retention(&self.view.read(), req)
     }
 
-    /// Revenue and churn. See [`RevenueRequest`].
+    /// Revenue and churn. See [`RevenueRequest`]. Revenue event names not cached yet
+    /// are fetched from the store first.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use churn_core::engine::{Engine, RevenueRequest};
+    /// use churn_core::event::Event;
+    /// use churn_core::store::{MemoryStore, StoreExt, DEFAULT_PROJECT};
+    /// use churn_core::Timestamp;
+    ///
+    /// let store = Arc::new(MemoryStore::new());
+    /// let jan = Timestamp::from_ymd(2026, 1, 10).unwrap();
+    /// let feb = Timestamp::from_ymd(2026, 2, 10).unwrap();
+    /// store.append(DEFAULT_PROJECT, &[
+    ///     Event::track("purchase").user_id("a").timestamp(jan)
+    ///         .number("amount", 30.0).property("currency", "USD").build()?,
+    ///     Event::track("purchase").user_id("a").timestamp(jan)
+    ///         .number("amount", 99.0).property("currency", "EUR").build()?,
+    ///     Event::track("login").user_id("b").timestamp(jan).build()?,
+    ///     Event::track("login").user_id("a").timestamp(feb).build()?,
+    /// ])?;
+    /// let engine = Engine::load(store, DEFAULT_PROJECT)?;
+    /// let r = engine.revenue(&RevenueRequest::new().currency("USD").cac(10.0))?;
+    /// let jan = &r.periods[0];
+    /// assert_eq!((jan.revenue, jan.active_users, jan.arpu), (30.0, 2, Some(15.0)));
+    /// assert_eq!(jan.churn_rate, Some(0.5)); // b is not active in February
+    /// assert_eq!(r.excluded.other_currency, 1);
+    /// assert_eq!(r.ltv.ltv, Some(15.0)); // mean monthly ARPU (15 + 0) / 2 over churn 0.5
+    /// # Ok::<(), churn_core::Error>(())
+    /// ```
     pub fn revenue(&self, req: &RevenueRequest) -> Result<RevenueReport> {
         {
             let v = self.view.read();
@@ -293,14 +371,8 @@ pub(crate) fn resolve_range(view: &View, range: &TimeRange) -> Result<Option<(i6
     Ok((from < to).then_some((from, to)))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn _assert_send_sync<T: Send + Sync>() {}
-
-    #[test]
-    fn engine_is_send_and_sync() {
-        _assert_send_sync::<Engine>();
-    }
-}
+// `Engine` is shared by the bindings and the server: keep it `Send + Sync`.
+const _: fn() = || {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Engine>();
+};

@@ -384,3 +384,60 @@ impl View {
             + self.identity.heap_bytes()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::columns::BYTES_PER_EVENT;
+    use crate::event::{Event, Identify, Message};
+    use crate::store::{MemoryStore, StoreExt, DEFAULT_PROJECT};
+    use crate::time::Timestamp;
+
+    fn ev(name: &str, user: Option<&str>, anon: Option<&str>, ms: i64) -> Event {
+        let mut b = Event::track(name).timestamp(Timestamp::from_millis(ms));
+        if let Some(u) = user {
+            b = b.user_id(u);
+        }
+        if let Some(a) = anon {
+            b = b.anonymous_id(a);
+        }
+        b.build_at(Timestamp::from_millis(i64::MAX / 2), &Default::default())
+            .unwrap()
+    }
+
+    #[test]
+    fn csr_runs_are_grouped_sorted_and_regrouped_on_merge() {
+        let t0 = 1_767_312_000_000;
+        let store = MemoryStore::new();
+        store
+            .append(
+                DEFAULT_PROJECT,
+                &[
+                    ev("b", Some("u1"), None, t0 + 5),
+                    ev("a", None, Some("x"), t0 + 1),
+                    ev("c", Some("u1"), None, t0 + 5),
+                    ev("d", Some("u2"), None, t0),
+                ],
+            )
+            .unwrap();
+        let mut v = View::new(vec![], ContextCapture::default()).unwrap();
+        v.ingest(&store, DEFAULT_PROJECT).unwrap();
+        assert_eq!(v.persons(), 3);
+        let u1 = (0..3).find(|&p| v.person_id(p) == "u1").unwrap();
+        let r = v.run(u1);
+        // Equal timestamps keep seq order.
+        assert_eq!(v.cols.seq[r.clone()], [1, 3]);
+        assert_eq!(v.column_bytes(), v.len() * BYTES_PER_EVENT);
+        // Link x to u1: its earlier event joins the front of u1's run.
+        let link = Identify::user("u1").anonymous_id("x").build().unwrap();
+        store
+            .apply(DEFAULT_PROJECT, &[Message::Identify(link)])
+            .unwrap();
+        let (rep, n) = v.ingest(&store, DEFAULT_PROJECT).unwrap();
+        assert!(rep.identities_changed);
+        assert_eq!((rep.new_events, n, v.persons()), (0, 4, 2));
+        let u1 = (0..2).find(|&p| v.person_id(p) == "u1").unwrap();
+        let names: Vec<&str> = v.run(u1).map(|i| v.names.resolve(v.cols.name[i])).collect();
+        assert_eq!(names, ["a", "b", "c"]);
+    }
+}
