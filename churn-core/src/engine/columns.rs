@@ -29,6 +29,7 @@ pub(crate) struct Columns {
 }
 
 /// Bytes per event the columns take.
+#[cfg(test)]
 pub(crate) const BYTES_PER_EVENT: usize = 8 + 8 + 4 * 5;
 
 impl Columns {

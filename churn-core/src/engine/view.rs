@@ -110,7 +110,9 @@ impl View {
         self.cols.len()
     }
 
-    /// The display id of person `p` (the id all its ids link to).
+    /// The display id of person `p` (the id all its ids link to). Used by the user
+    /// lists of the next analyses (funnel drop-offs, segments).
+    #[cfg_attr(not(test), allow(dead_code))]
     pub(crate) fn person_id(&self, p: usize) -> &str {
         self.ids.resolve(self.person_root[p])
     }
@@ -244,7 +246,7 @@ impl View {
             if let Some(p) = path {
                 cols.aux[pos] = self.paths.intern(p)?;
             }
-        } else if self.amount_names.iter().any(|n| *n == e.event) {
+        } else if self.amount_names.contains(&e.event) {
             cols.aux[pos] = self.push_amount(e)?;
         }
         Ok(())

@@ -219,7 +219,7 @@ impl Store for MemoryStore {
                 seq: s,
                 event: e.clone(),
             },
-            |h| visit(h),
+            visit,
         )
     }
 
