@@ -19,6 +19,7 @@
 
 #[cfg(feature = "cli")]
 pub mod cli;
+pub mod engine;
 pub mod error;
 pub mod event;
 pub mod import;

@@ -117,6 +117,45 @@ impl MemoryStore {
         Self::default()
     }
 
+    /// Visit the events matching `req` in `seq` order, copied out (by `copy`) a chunk at
+    /// a time under the lock, so `visit` runs unlocked and may call back into the store.
+    fn chunked<T>(
+        &self,
+        project: &str,
+        req: &ScanRequest,
+        copy: impl Fn(u64, &Event) -> T,
+        mut visit: impl FnMut(T) -> ControlFlow<()>,
+    ) -> Result<()> {
+        const CHUNK: usize = 4096;
+        let mut start = req.after_seq.map_or(0, |s| s.saturating_add(1));
+        let mut left = req.limit.unwrap_or(usize::MAX);
+        while left > 0 {
+            let (hits, next) = self.read(project, |p| {
+                let mut hits = Vec::new();
+                for (s, e) in p.events.range(start..) {
+                    if hits.len() >= CHUNK.min(left) {
+                        return (hits, Some(*s));
+                    }
+                    if req.matches(*s, &EventRow::of(*s, e)) {
+                        hits.push(copy(*s, e));
+                    }
+                }
+                (hits, None)
+            });
+            left -= hits.len();
+            for h in hits {
+                if visit(h).is_break() {
+                    return Ok(());
+                }
+            }
+            match next {
+                Some(n) => start = n,
+                None => return Ok(()),
+            }
+        }
+        Ok(())
+    }
+
     fn read<T>(&self, project: &str, f: impl FnOnce(&Project) -> T) -> T {
         let g = self.inner.read();
         match g.projects.get(project) {
@@ -173,25 +212,15 @@ impl Store for MemoryStore {
         req: &ScanRequest,
         visit: &mut dyn FnMut(StoredEvent) -> ControlFlow<()>,
     ) -> Result<()> {
-        // Copy matches out under the lock so `visit` may call back into the store.
-        let hits: Vec<StoredEvent> = self.read(project, |p| {
-            let start = req.after_seq.map_or(0, |s| s.saturating_add(1));
-            p.events
-                .range(start..)
-                .filter(|(s, e)| req.matches(**s, &EventRow::of(**s, e)))
-                .take(req.limit.unwrap_or(usize::MAX))
-                .map(|(s, e)| StoredEvent {
-                    seq: *s,
-                    event: e.clone(),
-                })
-                .collect()
-        });
-        for h in hits {
-            if visit(h).is_break() {
-                break;
-            }
-        }
-        Ok(())
+        self.chunked(
+            project,
+            req,
+            |s, e| StoredEvent {
+                seq: s,
+                event: e.clone(),
+            },
+            visit,
+        )
     }
 
     fn scan_rows(
@@ -200,7 +229,37 @@ impl Store for MemoryStore {
         req: &ScanRequest,
         visit: &mut dyn FnMut(&EventRow<'_>) -> ControlFlow<()>,
     ) -> Result<()> {
-        self.scan(project, req, &mut |e| visit(&EventRow::of(e.seq, &e.event)))
+        // Copies only the core columns, not whole events.
+        struct Row {
+            seq: u64,
+            timestamp: Timestamp,
+            event: String,
+            user_id: Option<String>,
+            anonymous_id: Option<String>,
+            session_id: Option<String>,
+        }
+        self.chunked(
+            project,
+            req,
+            |s, e| Row {
+                seq: s,
+                timestamp: e.timestamp,
+                event: e.event.clone(),
+                user_id: e.user_id.clone(),
+                anonymous_id: e.anonymous_id.clone(),
+                session_id: e.session_id.clone(),
+            },
+            |r| {
+                visit(&EventRow {
+                    seq: r.seq,
+                    timestamp: r.timestamp,
+                    event: &r.event,
+                    user_id: r.user_id.as_deref(),
+                    anonymous_id: r.anonymous_id.as_deref(),
+                    session_id: r.session_id.as_deref(),
+                })
+            },
+        )
     }
 
     fn user(&self, project: &str, user_id: &str) -> Result<Option<UserRecord>> {

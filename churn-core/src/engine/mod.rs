@@ -1,0 +1,378 @@
+//! The query engine: a compact columnar view of a project's events and the analyses
+//! that run over it.
+//!
+//! [`Engine::load`] reads a project from any [`Store`] once (core columns through
+//! [`Store::scan_rows`]; paths, referrers and amounts only for `page_view` and revenue
+//! events), and [`Engine::refresh`] later pulls only the events stored since. Analyses
+//! take an argument struct with `Default` and chained setters and return a serde type.
+//!
+//! Persons: every count is of persons (a user id with every anonymous id linked to
+//! it); the [`Engine`] docs give the identity rules.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use churn_core::engine::{Engine, ActiveUsersRequest, Period};
+//! use churn_core::event::Event;
+//! use churn_core::store::{MemoryStore, StoreExt, DEFAULT_PROJECT};
+//! use churn_core::Timestamp;
+//!
+//! let store = Arc::new(MemoryStore::new());
+//! let t = Timestamp::from_ymd(2026, 1, 5).unwrap();
+//! store.append(DEFAULT_PROJECT, &[
+//!     Event::track("login").user_id("u1").timestamp(t).build()?,
+//!     Event::track("login").anonymous_id("a1").timestamp(t).build()?,
+//! ])?;
+//! let engine = Engine::load(store.clone(), DEFAULT_PROJECT)?;
+//! let r = engine.active_users(&ActiveUsersRequest::new().period(Period::Day))?;
+//! assert_eq!(r.periods[0].active_users, 2);
+//! # Ok::<(), churn_core::Error>(())
+//! ```
+
+mod active;
+mod activity;
+mod columns;
+mod identity;
+mod intern;
+mod period;
+mod retention;
+mod revenue;
+mod revenue_pass;
+mod sessions;
+mod view;
+
+pub use active::{ActiveUsersReport, ActiveUsersRequest, DailyActive, HistogramBin, PeriodActive};
+pub use activity::{ActiveDefinition, DEFAULT_NON_INTERACTIVE};
+pub use period::{Period, MAX_PERIODS};
+pub use retention::{RetentionMode, RetentionReport, RetentionRequest, RetentionRow};
+pub use revenue::{
+    Conversion, Excluded, LifetimeValue, RevenuePeriod, RevenueReport, RevenueRequest,
+    RevenueTotals, SubscriptionEvents,
+};
+pub use sessions::{Count, PeriodCount, SessionsReport, SessionsRequest};
+pub use view::{ContextCapture, RefreshReport};
+
+use std::sync::Arc;
+
+use parking_lot::{Mutex, RwLock};
+use serde::{Deserialize, Serialize};
+
+use crate::error::Result;
+use crate::store::Store;
+use crate::time::TimeRange;
+use view::View;
+
+/// The event names whose `amount` is revenue by default.
+pub const DEFAULT_REVENUE_EVENTS: &[&str] = &["purchase", "payment_completed"];
+
+/// How an [`Engine`] loads its view.
+///
+/// ```
+/// use churn_core::engine::{EngineConfig, ContextCapture};
+/// let c = EngineConfig::new().revenue_events(["order_paid"]).context(ContextCapture::AllEvents);
+/// assert_eq!(c.revenue_events, vec!["order_paid".to_string()]);
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+#[serde(default)]
+pub struct EngineConfig {
+    /// Event names whose `amount` / `currency` are cached at load (more can be added
+    /// later by a [`RevenueRequest`] naming them).
+    pub revenue_events: Vec<String>,
+    /// Which events' referrer / UTM context is cached.
+    pub context: ContextCapture,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            revenue_events: DEFAULT_REVENUE_EVENTS
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+            context: ContextCapture::default(),
+        }
+    }
+}
+
+impl EngineConfig {
+    /// The defaults.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Set the revenue event names.
+    pub fn revenue_events<I, S>(mut self, names: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.revenue_events = names.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Set which events' context is cached.
+    pub fn context(mut self, context: ContextCapture) -> Self {
+        self.context = context;
+        self
+    }
+}
+
+/// Memory held by an engine's view. The per-event columns take 36 bytes per event:
+/// timestamp and seq (8 each), and name, raw id, session id, path-or-amount index and
+/// attribution index (4 each).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct MemoryUsage {
+    /// Events in the view.
+    pub events: u64,
+    /// Persons in the view.
+    pub persons: u64,
+    /// Bytes of the per-event columns.
+    pub column_bytes: u64,
+    /// `column_bytes / events` (0 when empty).
+    pub column_bytes_per_event: f64,
+    /// Bytes of everything else: offsets, string tables, links, cached amounts.
+    pub other_bytes: u64,
+}
+
+/// The query engine over one project of a store. `Send + Sync`: share it in an `Arc`.
+///
+/// Identity: a *person* is a user id together with every id linked to it. Links come
+/// from the store (`identify` with an anonymous id, `alias`) and from events carrying
+/// both a `user_id` and a different `anonymous_id` (they link the anonymous id to the
+/// user, as PostHog's `$identify` does); the first link of an anonymous id wins, links
+/// that would form a cycle are ignored, and chains resolve to their end. An event
+/// belongs to the person of its `user_id`, else of its `anonymous_id`.
+///
+/// Staleness: [`Engine::refresh`] sees new events and links. Deletions
+/// ([`Store::delete_user`], [`Store::purge_before`]) are detected by the event count
+/// and trigger a full reload; after [`Store::rewrite_user`] call [`Engine::reload`].
+pub struct Engine {
+    store: Arc<dyn Store>,
+    project: String,
+    config: EngineConfig,
+    view: RwLock<View>,
+    refresh_lock: Mutex<()>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("project", &self.project)
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Engine {
+    /// Load `project` of `store` with the default [`EngineConfig`].
+    pub fn load(store: Arc<dyn Store>, project: &str) -> Result<Engine> {
+        Self::load_with(store, project, EngineConfig::default())
+    }
+
+    /// Load `project` of `store` with `config`.
+    pub fn load_with(store: Arc<dyn Store>, project: &str, config: EngineConfig) -> Result<Engine> {
+        let mut view = View::new(config.revenue_events.clone(), config.context)?;
+        view.ingest(store.as_ref(), project)?;
+        Ok(Engine {
+            store,
+            project: project.to_string(),
+            config,
+            view: RwLock::new(view),
+            refresh_lock: Mutex::new(()),
+        })
+    }
+
+    /// Merge events stored since the last load or refresh, and new identity links.
+    /// Falls back to a full reload when the store lost events since.
+    pub fn refresh(&self) -> Result<RefreshReport> {
+        let _guard = self.refresh_lock.lock();
+        let (report, store_events) = self
+            .view
+            .write()
+            .ingest(self.store.as_ref(), &self.project)?;
+        if report.events != store_events {
+            return self.reload_locked();
+        }
+        Ok(report)
+    }
+
+    /// Rebuild the view from the store.
+    pub fn reload(&self) -> Result<RefreshReport> {
+        let _guard = self.refresh_lock.lock();
+        self.reload_locked()
+    }
+
+    fn reload_locked(&self) -> Result<RefreshReport> {
+        let names = self.view.read().amount_names.clone();
+        let mut fresh = View::new(names, self.config.context)?;
+        let (mut report, _) = fresh.ingest(self.store.as_ref(), &self.project)?;
+        report.reloaded = true;
+        *self.view.write() = fresh;
+        Ok(report)
+    }
+
+    /// The project this engine reads.
+    pub fn project(&self) -> &str {
+        &self.project
+    }
+
+    /// Memory held by the view.
+    pub fn memory_usage(&self) -> MemoryUsage {
+        let v = self.view.read();
+        let cb = v.column_bytes();
+        MemoryUsage {
+            events: v.len() as u64,
+            persons: v.persons() as u64,
+            column_bytes: cb as u64,
+            column_bytes_per_event: if v.len() == 0 {
+                0.0
+            } else {
+                cb as f64 / v.len() as f64
+            },
+            other_bytes: v.other_bytes() as u64,
+        }
+    }
+
+    /// Total bytes held by the view (columns and side tables).
+    pub fn memory_bytes(&self) -> usize {
+        let v = self.view.read();
+        v.column_bytes() + v.other_bytes()
+    }
+
+    /// Active users: DAU / WAU / MAU, rolling WAU_7 / MAU_30, stickiness, new vs
+    /// returning. See [`ActiveUsersRequest`].
+    pub fn active_users(&self, req: &ActiveUsersRequest) -> Result<ActiveUsersReport> {
+        active::active_users(&self.view.read(), req)
+    }
+
+    /// Sessions. See [`SessionsRequest`].
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use churn_core::engine::{Engine, SessionsRequest};
+    /// use churn_core::event::Event;
+    /// use churn_core::store::{MemoryStore, StoreExt, DEFAULT_PROJECT};
+    /// use churn_core::Timestamp;
+    ///
+    /// let store = Arc::new(MemoryStore::new());
+    /// let t = Timestamp::from_ymd(2026, 1, 5).unwrap();
+    /// let min = 60_000;
+    /// store.append(DEFAULT_PROJECT, &[
+    ///     Event::page("/").user_id("u1").timestamp(t).build()?,
+    ///     Event::page("/pricing").user_id("u1").timestamp(t.add_millis(30 * min)).build()?,
+    ///     Event::page("/").user_id("u1").timestamp(t.add_millis(61 * min)).build()?,
+    /// ])?;
+    /// let engine = Engine::load(store, DEFAULT_PROJECT)?;
+    /// let r = engine.sessions(&SessionsRequest::new())?;
+    /// assert_eq!((r.sessions, r.bounces), (2, 1)); // a gap of 31 minutes splits
+    /// assert_eq!(r.total_duration_ms, 30 * min);
+    /// assert_eq!(r.exit_pages[0].value, "/");
+    /// let json = serde_json::to_value(&r)?;
+    /// assert_eq!(json["per_period"][0]["label"], "2026-01-05");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn sessions(&self, req: &SessionsRequest) -> Result<SessionsReport> {
+        sessions::sessions(&self.view.read(), req)
+    }
+
+    /// Retention cohorts. See [`RetentionRequest`].
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use churn_core::engine::{Engine, RetentionRequest, Period};
+    /// use churn_core::event::Event;
+    /// use churn_core::store::{MemoryStore, StoreExt, DEFAULT_PROJECT};
+    /// use churn_core::Timestamp;
+    ///
+    /// let store = Arc::new(MemoryStore::new());
+    /// let day = |d| Timestamp::from_ymd(2026, 1, d).unwrap();
+    /// store.append(DEFAULT_PROJECT, &[
+    ///     Event::track("signup").user_id("a").timestamp(day(5)).build()?,
+    ///     Event::track("signup").user_id("b").timestamp(day(6)).build()?,
+    ///     Event::track("login").user_id("a").timestamp(day(13)).build()?,
+    /// ])?;
+    /// let engine = Engine::load(store, DEFAULT_PROJECT)?;
+    /// let r = engine.retention(&RetentionRequest::new().period(Period::Week))?;
+    /// assert_eq!(r.cohorts[0].label, "2026-W02");
+    /// assert_eq!(r.cohorts[0].counts, vec![2, 1]);
+    /// assert_eq!(r.cohorts[0].percentages, vec![Some(100.0), Some(50.0)]);
+    /// # Ok::<(), churn_core::Error>(())
+    /// ```
+    pub fn retention(&self, req: &RetentionRequest) -> Result<RetentionReport> {
+        retention::retention(&self.view.read(), req)
+    }
+
+    /// Revenue and churn. See [`RevenueRequest`]. Revenue event names not cached yet
+    /// are fetched from the store first.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use churn_core::engine::{Engine, RevenueRequest};
+    /// use churn_core::event::Event;
+    /// use churn_core::store::{MemoryStore, StoreExt, DEFAULT_PROJECT};
+    /// use churn_core::Timestamp;
+    ///
+    /// let store = Arc::new(MemoryStore::new());
+    /// let jan = Timestamp::from_ymd(2026, 1, 10).unwrap();
+    /// let feb = Timestamp::from_ymd(2026, 2, 10).unwrap();
+    /// store.append(DEFAULT_PROJECT, &[
+    ///     Event::track("purchase").user_id("a").timestamp(jan)
+    ///         .number("amount", 30.0).property("currency", "USD").build()?,
+    ///     Event::track("purchase").user_id("a").timestamp(jan)
+    ///         .number("amount", 99.0).property("currency", "EUR").build()?,
+    ///     Event::track("login").user_id("b").timestamp(jan).build()?,
+    ///     Event::track("login").user_id("a").timestamp(feb).build()?,
+    /// ])?;
+    /// let engine = Engine::load(store, DEFAULT_PROJECT)?;
+    /// let r = engine.revenue(&RevenueRequest::new().currency("USD").cac(10.0))?;
+    /// let jan = &r.periods[0];
+    /// assert_eq!((jan.revenue, jan.active_users, jan.arpu), (30.0, 2, Some(15.0)));
+    /// assert_eq!(jan.churn_rate, Some(0.5)); // b is not active in February
+    /// assert_eq!(r.excluded.other_currency, 1);
+    /// assert_eq!(r.ltv.ltv, Some(15.0)); // mean monthly ARPU (15 + 0) / 2 over churn 0.5
+    /// # Ok::<(), churn_core::Error>(())
+    /// ```
+    pub fn revenue(&self, req: &RevenueRequest) -> Result<RevenueReport> {
+        {
+            let v = self.view.read();
+            if req
+                .revenue_events
+                .iter()
+                .all(|n| v.amount_names.contains(n))
+            {
+                return revenue::revenue(&v, req);
+            }
+        }
+        let _guard = self.refresh_lock.lock();
+        let mut v = self.view.write();
+        v.ensure_amounts(self.store.as_ref(), &self.project, &req.revenue_events)?;
+        revenue::revenue(&v, req)
+    }
+}
+
+/// `[from, to)` in epoch ms of `range` with open ends filled from the data, or `None`
+/// when nothing is left.
+pub(crate) fn resolve_range(view: &View, range: &TimeRange) -> Result<Option<(i64, i64)>> {
+    if let (Some(f), Some(t)) = (range.from, range.to) {
+        if f > t {
+            return Err(crate::Error::invalid(
+                "range",
+                format!("from ({f}) is after to ({t})"),
+            ));
+        }
+    }
+    if view.len() == 0 && (range.from.is_none() || range.to.is_none()) {
+        return Ok(None);
+    }
+    let from = range.from.map_or(view.min_ts, |t| t.millis());
+    let to = range
+        .to
+        .map_or(view.max_ts.saturating_add(1), |t| t.millis());
+    Ok((from < to).then_some((from, to)))
+}
+
+// `Engine` is shared by the bindings and the server: keep it `Send + Sync`.
+const _: fn() = || {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Engine>();
+};

@@ -1,0 +1,232 @@
+//! Retention: cohorts by the period of a person's first (qualifying) event, first-time
+//! and recurring modes, counts and percentages.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use super::activity::ActiveDefinition;
+use super::period::{Period, Span};
+use super::resolve_range;
+use super::view::View;
+use crate::error::{Error, Result};
+use crate::time::{TimeRange, Timestamp};
+
+/// How cohorts are formed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RetentionMode {
+    /// A person belongs to the cohort of their first start event ever.
+    #[default]
+    FirstTime,
+    /// Every period with a start event starts the person again in that cohort
+    /// (PostHog's "recurring").
+    Recurring,
+}
+
+impl FromStr for RetentionMode {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s.trim().to_ascii_lowercase().replace('-', "_").as_str() {
+            "first_time" | "first" => Ok(RetentionMode::FirstTime),
+            "recurring" => Ok(RetentionMode::Recurring),
+            _ => Err(Error::invalid(
+                "mode",
+                format!("{s:?} is not one of first_time, recurring"),
+            )),
+        }
+    }
+}
+
+impl fmt::Display for RetentionMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            RetentionMode::FirstTime => "first_time",
+            RetentionMode::Recurring => "recurring",
+        })
+    }
+}
+
+/// Arguments of [`Engine::retention`](super::Engine::retention).
+///
+/// Cohorts: the periods intersecting `range`. A person in cohort `c` is retained in
+/// period `k` (k = 0, 1, ...) when they have a return event in period `c + k`
+/// (any time in that period, also before the start event when k = 0; with the default
+/// conditions column 0 equals the cohort size). Columns stop at the last period of the
+/// range (a triangle) and at `periods` columns.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+#[serde(default)]
+pub struct RetentionRequest {
+    /// Cohort periods intersecting `[from, to)`.
+    pub range: TimeRange,
+    /// Cohort and column period.
+    pub period: Period,
+    /// First-time or recurring cohorts.
+    pub mode: RetentionMode,
+    /// Events that put a person in a cohort.
+    pub start: ActiveDefinition,
+    /// Events that count as a return.
+    pub returning: ActiveDefinition,
+    /// Largest number of columns (`None`: up to the end of the range).
+    pub periods: Option<usize>,
+}
+
+impl Default for RetentionRequest {
+    fn default() -> Self {
+        RetentionRequest {
+            range: TimeRange::all(),
+            period: Period::Week,
+            mode: RetentionMode::FirstTime,
+            start: ActiveDefinition::default(),
+            returning: ActiveDefinition::default(),
+            periods: None,
+        }
+    }
+}
+
+impl RetentionRequest {
+    /// Defaults: all time, weekly, first-time, default activity for both conditions.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Set the range.
+    pub fn range(mut self, range: TimeRange) -> Self {
+        self.range = range;
+        self
+    }
+    /// Set the period.
+    pub fn period(mut self, period: Period) -> Self {
+        self.period = period;
+        self
+    }
+    /// Set the mode.
+    pub fn mode(mut self, mode: RetentionMode) -> Self {
+        self.mode = mode;
+        self
+    }
+    /// Set the start condition.
+    pub fn start(mut self, start: ActiveDefinition) -> Self {
+        self.start = start;
+        self
+    }
+    /// Set the return condition.
+    pub fn returning(mut self, returning: ActiveDefinition) -> Self {
+        self.returning = returning;
+        self
+    }
+    /// Limit the number of columns.
+    pub fn periods(mut self, n: usize) -> Self {
+        self.periods = Some(n);
+        self
+    }
+}
+
+/// One cohort.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RetentionRow {
+    /// Cohort period start.
+    pub start: Timestamp,
+    /// Cohort period label.
+    pub label: String,
+    /// Persons in the cohort.
+    pub size: u64,
+    /// `counts[k]`: persons retained in period `k`.
+    pub counts: Vec<u64>,
+    /// `100 * counts[k] / size` (`null` for an empty cohort).
+    pub percentages: Vec<Option<f64>>,
+}
+
+/// Result of [`Engine::retention`](super::Engine::retention).
+///
+/// ```json
+/// {"period":"week","mode":"first_time","cohorts":[
+///   {"start":"2026-01-05T00:00:00.000Z","label":"2026-W02","size":4,
+///    "counts":[4,2,1],"percentages":[100.0,50.0,25.0]},
+///   {"start":"2026-01-12T00:00:00.000Z","label":"2026-W03","size":2,
+///    "counts":[2,1],"percentages":[100.0,50.0]}]}
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RetentionReport {
+    /// Period of cohorts and columns.
+    pub period: Period,
+    /// Mode used.
+    pub mode: RetentionMode,
+    /// One row per cohort period.
+    pub cohorts: Vec<RetentionRow>,
+}
+
+pub(crate) fn retention(view: &View, req: &RetentionRequest) -> Result<RetentionReport> {
+    if req.periods == Some(0) {
+        return Err(Error::invalid("periods", "must be at least 1"));
+    }
+    let mut report = RetentionReport {
+        period: req.period,
+        mode: req.mode,
+        cohorts: Vec::new(),
+    };
+    let Some((from, to)) = resolve_range(view, &req.range)? else {
+        return Ok(report);
+    };
+    let span = Span::of(req.period, from, to)?;
+    let ncols = req.periods.unwrap_or(usize::MAX).min(span.len());
+    let start_mask = req.start.mask(&view.names);
+    let ret_mask = req.returning.mask(&view.names);
+    let mut size = vec![0u64; span.len()];
+    let mut counts = vec![0u64; span.len() * ncols];
+    let (mut starts, mut returns) = (Vec::new(), Vec::new());
+    let c = &view.cols;
+    for p in 0..view.persons() {
+        starts.clear();
+        returns.clear();
+        for i in view.run(p) {
+            let name = c.name[i] as usize;
+            let (s, r) = (start_mask[name], ret_mask[name]);
+            if !s && !r {
+                continue;
+            }
+            let q = req.period.of_ms(c.ts[i]);
+            if s && starts.last() != Some(&q) {
+                starts.push(q);
+            }
+            if r && returns.last() != Some(&q) {
+                returns.push(q);
+            }
+        }
+        if req.mode == RetentionMode::FirstTime {
+            starts.truncate(1);
+        }
+        for &cq in &starts {
+            let Some(row) = span.pos(cq) else { continue };
+            size[row] += 1;
+            let at = returns.partition_point(|&r| r < cq);
+            for &r in &returns[at..] {
+                let k = (r - cq) as usize;
+                if r > span.last || k >= ncols {
+                    break;
+                }
+                counts[row * ncols + k] += 1;
+            }
+        }
+    }
+    report.cohorts = (0..span.len())
+        .map(|row| {
+            let idx = span.first + row as i64;
+            let width = ncols.min(span.len() - row);
+            let cs = counts[row * ncols..row * ncols + width].to_vec();
+            let n = size[row];
+            RetentionRow {
+                start: req.period.start(idx),
+                label: req.period.label(idx),
+                size: n,
+                percentages: cs
+                    .iter()
+                    .map(|&x| (n > 0).then(|| 100.0 * x as f64 / n as f64))
+                    .collect(),
+                counts: cs,
+            }
+        })
+        .collect();
+    Ok(report)
+}
