@@ -43,7 +43,13 @@ fn pairwise_auc(y: &[bool], p: &[f64]) -> f64 {
         for j in 0..y.len() {
             if y[i] && !y[j] {
                 n += 1.0;
-                s += if p[i] > p[j] { 1.0 } else if p[i] == p[j] { 0.5 } else { 0.0 };
+                s += if p[i] > p[j] {
+                    1.0
+                } else if p[i] == p[j] {
+                    0.5
+                } else {
+                    0.0
+                };
             }
         }
     }
@@ -79,10 +85,18 @@ fn synthetic() -> (EventTable, FeatureConfig, Timestamp) {
     let mut rows = Vec::new();
     for c in 0..400u64 {
         // Customers with a short life stop early; the rest keep going.
-        let life = if c % 3 == 0 { 20 + (c % 40) as i64 } else { 200 };
+        let life = if c % 3 == 0 {
+            20 + (c % 40) as i64
+        } else {
+            200
+        };
         let step = 2 + (c % 5) as i64;
         for d in (0..life).step_by(step as usize) {
-            rows.push(Transaction::purchase(format!("c{c}"), t0.add_millis(d * DAY_MS), 10.0 + (c % 7) as f64));
+            rows.push(Transaction::purchase(
+                format!("c{c}"),
+                t0.add_millis(d * DAY_MS),
+                10.0 + (c % 7) as f64,
+            ));
         }
     }
     let cfg = FeatureConfig::default();
@@ -92,16 +106,37 @@ fn synthetic() -> (EventTable, FeatureConfig, Timestamp) {
 #[test]
 fn k_fold_and_temporal_holdout_run_and_learn() {
     let (table, cfg, t0) = synthetic();
-    let ds = labelled_at(&table, t0.add_millis(40 * DAY_MS), &cfg, &LabelConfig::default()).unwrap();
+    let ds = labelled_at(
+        &table,
+        t0.add_millis(40 * DAY_MS),
+        &cfg,
+        &LabelConfig::default(),
+    )
+    .unwrap();
     let train = |d: &Dataset| {
-        TrainedModel::train_logistic("m", d, &cfg, &TrainConfig::default(), &LogisticParams::default())
+        TrainedModel::train_logistic(
+            "m",
+            d,
+            &cfg,
+            &TrainConfig::default(),
+            &LogisticParams::default(),
+        )
     };
     let folds = k_fold(&ds, 4, 1, 0.5, train).unwrap();
     assert_eq!(folds.len(), 4);
     assert_eq!(folds.iter().map(|m| m.n).sum::<u64>(), ds.len() as u64);
-    assert!(folds.iter().all(|m| m.roc_auc > 0.7), "{:?}", folds.iter().map(|m| m.roc_auc).collect::<Vec<_>>());
+    assert!(
+        folds.iter().all(|m| m.roc_auc > 0.7),
+        "{:?}",
+        folds.iter().map(|m| m.roc_auc).collect::<Vec<_>>()
+    );
     assert!(k_fold(&ds, 1, 1, 0.5, train).is_err());
-    let split = TemporalSplit::new(t0.add_millis(30 * DAY_MS), t0.add_millis(60 * DAY_MS), LabelConfig::default()).unwrap();
+    let split = TemporalSplit::new(
+        t0.add_millis(30 * DAY_MS),
+        t0.add_millis(60 * DAY_MS),
+        LabelConfig::default(),
+    )
+    .unwrap();
     let (model, m) = temporal_holdout(&table, &split, &cfg, 0.5, train).unwrap();
     assert_eq!(model.metrics.as_ref(), Some(&m));
     let mut report = ComparisonReport::new("synthetic");

@@ -192,7 +192,7 @@ pub struct FeatureSpec {
 /// use churn_core::churn::{FeatureConfig, FeatureSchema};
 /// let s = FeatureSchema::for_config(&FeatureConfig::default().plans(["pro"]));
 /// assert_eq!(s.names()[0], "recency_days");
-/// assert_eq!(s.names().last().unwrap(), "plan=pro");
+/// assert_eq!(s.names().last(), Some(&"plan=pro"));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct FeatureSchema {

@@ -25,9 +25,18 @@ fn hand_worked_customer() {
     let rows = vec![
         ev(0.0, "signup"),
         ev(1.0, "onboarding_completed"),
-        Transaction { amount: 10.0, ..ev(10.0, "purchase") },
-        Transaction { amount: 30.0, ..ev(40.0, "purchase") },
-        Transaction { amount: 20.0, ..ev(85.0, "purchase") },
+        Transaction {
+            amount: 10.0,
+            ..ev(10.0, "purchase")
+        },
+        Transaction {
+            amount: 30.0,
+            ..ev(40.0, "purchase")
+        },
+        Transaction {
+            amount: 20.0,
+            ..ev(85.0, "purchase")
+        },
         ev(50.0, "ticket_opened"),
         ev(52.0, "ticket_resolved"),
         ev(60.0, "ticket_opened"),
@@ -66,7 +75,7 @@ fn hand_worked_customer() {
     // Last 30 days [70, 100): opened 71.5, sub 80, purchase 85, attempt 95, 2 logins.
     close("events_30", 6.0);
     close("active_days_30", 4.0); // days 71, 80, 85, 95
-    // [40, 70): purchase 40, ticket 50, 52, 60 -> 4 active events.
+                                  // [40, 70): purchase 40, ticket 50, 52, 60 -> 4 active events.
     close("trend_30", (7.0f64 / 5.0).ln());
     close("avg_transaction_value", 20.0);
     close("mean_interpurchase_days", 37.5);
@@ -84,7 +93,10 @@ fn hand_worked_customer() {
 
 #[test]
 fn no_purchase_fills_and_plan_one_hot() {
-    let rows = vec![Transaction::event("a", at(0.0), "login"), Transaction::event("b", at(5.0), "login")];
+    let rows = vec![
+        Transaction::event("a", at(0.0), "login"),
+        Transaction::event("b", at(5.0), "login"),
+    ];
     let table = EventTable::from_transactions(&rows, &FeatureConfig::default()).unwrap();
     let cfg = FeatureConfig::default().plans(["basic", "pro"]);
     let f = features_at(&table, at(10.0), &cfg).unwrap();
@@ -105,17 +117,30 @@ fn plan_from_events_is_as_of_t() {
     use crate::event::Event;
     use crate::store::{StoreExt, DEFAULT_PROJECT};
     let ev = |d: f64, plan: &str| {
-        Event::track("subscription_started").user_id("u").timestamp(at(d)).property("plan", plan).build().unwrap()
+        Event::track("subscription_started")
+            .user_id("u")
+            .timestamp(at(d))
+            .property("plan", plan)
+            .build()
+            .unwrap()
     };
-    store.append(DEFAULT_PROJECT, &[ev(1.0, "basic"), ev(20.0, "pro")]).unwrap();
+    store
+        .append(DEFAULT_PROJECT, &[ev(1.0, "basic"), ev(20.0, "pro")])
+        .unwrap();
     let base = FeatureConfig::default();
     let table = EventTable::from_store(&store, DEFAULT_PROJECT, &base).unwrap();
     let cfg = base.resolved_for(&table);
     assert_eq!(cfg.plans, vec!["basic", "pro"]);
     let f10 = features_at(&table, at(10.0), &cfg).unwrap();
-    assert_eq!((get(&f10, 0, "plan=basic"), get(&f10, 0, "plan=pro")), (1.0, 0.0));
+    assert_eq!(
+        (get(&f10, 0, "plan=basic"), get(&f10, 0, "plan=pro")),
+        (1.0, 0.0)
+    );
     let f30 = features_at(&table, at(30.0), &cfg).unwrap();
-    assert_eq!((get(&f30, 0, "plan=basic"), get(&f30, 0, "plan=pro")), (0.0, 1.0));
+    assert_eq!(
+        (get(&f30, 0, "plan=basic"), get(&f30, 0, "plan=pro")),
+        (0.0, 1.0)
+    );
     assert_eq!(get(&f30, 0, "billing_active"), 1.0);
 }
 

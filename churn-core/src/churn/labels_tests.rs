@@ -31,19 +31,40 @@ fn label_rule_hand_worked() {
     let cfg = FeatureConfig::default();
     let table = EventTable::from_transactions(&rows, &cfg).unwrap();
     let ds = labelled_at(&table, at(100), &cfg, &LabelConfig::default()).unwrap();
-    let got: Vec<(&str, bool)> =
-        ds.features.customers.iter().map(String::as_str).zip(ds.labels.iter().copied()).collect();
-    assert_eq!(got, vec![("active", false), ("cancels", true), ("silent", true)]);
+    let got: Vec<(&str, bool)> = ds
+        .features
+        .customers
+        .iter()
+        .map(String::as_str)
+        .zip(ds.labels.iter().copied())
+        .collect();
+    assert_eq!(
+        got,
+        vec![("active", false), ("cancels", true), ("silent", true)]
+    );
     assert!((ds.churn_rate() - 2.0 / 3.0).abs() < 1e-12);
-    assert!(labelled_at(&table, at(100), &cfg, &LabelConfig::default().horizon_days(0)).is_err());
+    assert!(labelled_at(
+        &table,
+        at(100),
+        &cfg,
+        &LabelConfig::default().horizon_days(0)
+    )
+    .is_err());
 }
 
 #[test]
 fn explicit_labels_align_and_refuse_no_overlap() {
-    let rows = vec![Transaction::purchase("a", at(1), 1.0), Transaction::purchase("b", at(2), 1.0)];
+    let rows = vec![
+        Transaction::purchase("a", at(1), 1.0),
+        Transaction::purchase("b", at(2), 1.0),
+    ];
     let cfg = FeatureConfig::default();
     let f = features_at_for_test(&rows, &cfg);
-    let labels = HashMap::from([("a".to_string(), false), ("b".to_string(), true), ("zz".to_string(), true)]);
+    let labels = HashMap::from([
+        ("a".to_string(), false),
+        ("b".to_string(), true),
+        ("zz".to_string(), true),
+    ]);
     let ds = Dataset::with_labels(f.clone(), &labels, 30).unwrap();
     assert_eq!(ds.labels, vec![false, true]);
     assert!(Dataset::with_labels(f, &HashMap::new(), 30).is_err());

@@ -5,7 +5,12 @@ use crate::churn::features::{FeatureKind, FeatureSpec};
 
 fn schema(n: usize) -> FeatureSchema {
     FeatureSchema {
-        columns: (0..n).map(|i| FeatureSpec { name: format!("f{i}"), kind: FeatureKind::Numeric }).collect(),
+        columns: (0..n)
+            .map(|i| FeatureSpec {
+                name: format!("f{i}"),
+                kind: FeatureKind::Numeric,
+            })
+            .collect(),
     }
 }
 
@@ -40,7 +45,9 @@ fn irls_solves_the_weighted_objective() {
     // Gradient of sum_i w_i logloss_i + l2/2 |beta|^2 at the solution, plainly.
     let mut g = [0.0; 4];
     for i in 0..x.nrows() {
-        let z: Vec<f64> = (0..3).map(|j| (x[[i, j]] - m.mean[j]) / m.scale[j]).collect();
+        let z: Vec<f64> = (0..3)
+            .map(|j| (x[[i, j]] - m.mean[j]) / m.scale[j])
+            .collect();
         let eta = m.intercept + (0..3).map(|j| m.coef[j] * z[j]).sum::<f64>();
         let w = if y[i] { 3.0 } else { 1.0 };
         let r = w * (1.0 / (1.0 + (-eta).exp()) - y[i] as u8 as f64);
@@ -49,8 +56,8 @@ fn irls_solves_the_weighted_objective() {
         }
         g[3] += r;
     }
-    for j in 0..3 {
-        g[j] += 0.5 * m.coef[j];
+    for (gj, cj) in g.iter_mut().zip(&m.coef) {
+        *gj += 0.5 * cj;
     }
     assert!(g.iter().all(|v| v.abs() < 1e-6), "gradient {g:?}");
     assert!(m.coef[0] > 0.0 && m.coef[1] < 0.0);
@@ -62,11 +69,21 @@ fn linfa_with_oversampling_matches_weighted_irls() {
     let a = fit(&x, &y, LogisticParams::default()).unwrap();
     let b = fit(&x, &y, LogisticParams::default().solver(Solver::Linfa)).unwrap();
     for j in 0..3 {
-        assert!((a.coef[j] - b.coef[j]).abs() < 1e-3, "coef {j}: {} vs {}", a.coef[j], b.coef[j]);
+        assert!(
+            (a.coef[j] - b.coef[j]).abs() < 1e-3,
+            "coef {j}: {} vs {}",
+            a.coef[j],
+            b.coef[j]
+        );
     }
     assert!((a.intercept - b.intercept).abs() < 1e-3);
     // Unweighted differs: balanced weights move the intercept up.
-    let c = fit(&x, &y, LogisticParams::default().class_weight(ClassWeight::None)).unwrap();
+    let c = fit(
+        &x,
+        &y,
+        LogisticParams::default().class_weight(ClassWeight::None),
+    )
+    .unwrap();
     assert!(a.intercept > c.intercept + 0.5);
 }
 
@@ -101,12 +118,25 @@ fn nan_is_refused_or_imputed_infinity_refused() {
     let (mut x, y) = data();
     x[[5, 1]] = f64::NAN;
     let e = fit(&x, &y, LogisticParams::default()).unwrap_err();
-    assert!(e.to_string().contains("\"f1\"") && e.to_string().contains("row 5"), "{e}");
-    let m = fit(&x, &y, LogisticParams::default().nan_policy(NanPolicy::ImputeMedian)).unwrap();
+    assert!(
+        e.to_string().contains("\"f1\"") && e.to_string().contains("row 5"),
+        "{e}"
+    );
+    let m = fit(
+        &x,
+        &y,
+        LogisticParams::default().nan_policy(NanPolicy::ImputeMedian),
+    )
+    .unwrap();
     let p = m.predict_proba(x.view()).unwrap();
     assert!(p.iter().all(|v| v.is_finite()));
     x[[6, 0]] = f64::INFINITY;
-    assert!(fit(&x, &y, LogisticParams::default().nan_policy(NanPolicy::ImputeMedian)).is_err());
+    assert!(fit(
+        &x,
+        &y,
+        LogisticParams::default().nan_policy(NanPolicy::ImputeMedian)
+    )
+    .is_err());
     // A model without imputation refuses NaN at scoring time too.
     let (x2, y2) = data();
     let m2 = fit(&x2, &y2, LogisticParams::default()).unwrap();
@@ -117,14 +147,25 @@ fn nan_is_refused_or_imputed_infinity_refused() {
 fn bad_shapes_and_classes() {
     let (x, y) = data();
     let empty = Array2::<f64>::zeros((0, 3));
-    assert!(fit(&empty, &[], LogisticParams::default()).unwrap_err().to_string().contains("empty"));
+    assert!(fit(&empty, &[], LogisticParams::default())
+        .unwrap_err()
+        .to_string()
+        .contains("empty"));
     let one = vec![true; x.nrows()];
-    assert!(fit(&x, &one, LogisticParams::default()).unwrap_err().to_string().contains("single class"));
+    assert!(fit(&x, &one, LogisticParams::default())
+        .unwrap_err()
+        .to_string()
+        .contains("single class"));
     assert!(fit(&x, &y[..10], LogisticParams::default()).is_err());
     let e = LogisticModel::fit(x.view(), &y, &schema(4), &LogisticParams::default()).unwrap_err();
     assert_eq!(e.code(), "ERR_SCHEMA_MISMATCH");
     let m = fit(&x, &y, LogisticParams::default()).unwrap();
-    assert_eq!(m.predict_proba(Array2::zeros((2, 5)).view()).unwrap_err().code(), "ERR_SCHEMA_MISMATCH");
+    assert_eq!(
+        m.predict_proba(Array2::zeros((2, 5)).view())
+            .unwrap_err()
+            .code(),
+        "ERR_SCHEMA_MISMATCH"
+    );
     assert!(fit(&x, &y, LogisticParams::default().l2(-1.0)).is_err());
     assert!("newton".parse::<Solver>().is_err());
 }
