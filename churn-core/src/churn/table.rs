@@ -183,6 +183,10 @@ pub(crate) struct TableBuilder {
     t: EventTable,
     cust: Vec<u32>,
     plan_index: HashMap<String, u16>,
+    /// Last customer and event name seen: rows usually come grouped by one or the
+    /// other, so most rows skip the hash lookups.
+    last_customer: Option<u32>,
+    last_event: (String, u8),
 }
 
 impl TableBuilder {
@@ -192,6 +196,8 @@ impl TableBuilder {
             t: EventTable::default(),
             cust: Vec::new(),
             plan_index: HashMap::new(),
+            last_customer: None,
+            last_event: (String::new(), 0),
         }
     }
 
@@ -206,14 +212,28 @@ impl TableBuilder {
     }
 
     fn customer(&mut self, id: &str) -> u32 {
+        if let Some(c) = self.last_customer {
+            if self.t.customers[c as usize] == id {
+                return c;
+            }
+        }
         if let Some(&c) = self.t.index.get(id) {
+            self.last_customer = Some(c);
             return c;
         }
         let c = self.t.customers.len() as u32;
         self.t.customers.push(id.to_string());
         self.t.index.insert(id.to_string(), c);
         self.t.trait_plan.push(0);
+        self.last_customer = Some(c);
         c
+    }
+
+    fn event_code(&mut self, name: &str) -> u8 {
+        if self.last_event.0 != name {
+            self.last_event = (name.to_string(), self.kinds.code(name));
+        }
+        self.last_event.1
     }
 
     fn plan_code(&mut self, plan: &str) -> u16 {
@@ -250,7 +270,8 @@ impl TableBuilder {
         };
         self.cust.push(c);
         self.t.ts.push(ts.millis());
-        self.t.code.push(self.kinds.code(event));
+        let code = self.event_code(event);
+        self.t.code.push(code);
         self.t.amount.push(amount);
         self.t.plan.push(p);
         Ok(())
