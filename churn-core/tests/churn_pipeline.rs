@@ -212,6 +212,11 @@ fn bad_input_gives_clear_errors() {
     json["model"]["feature_config"]["plans"] = serde_json::json!(["gold"]);
     let e = model_from_json(json.to_string().as_bytes()).unwrap_err();
     assert_eq!(e.code(), "ERR_SCHEMA_MISMATCH");
+    // A damaged file (coefficients cut short) is an error, not a panic when scoring.
+    let mut json: serde_json::Value = serde_json::from_str(&text).unwrap();
+    json["model"]["model"]["params"]["coef"] = serde_json::json!([1.0]);
+    let e = model_from_json(json.to_string().as_bytes()).unwrap_err();
+    assert!(e.to_string().contains("damaged"), "{e}");
     // Schema mismatch at scoring time: features built with another plan vocabulary.
     let other = features_at(
         &table,

@@ -275,6 +275,26 @@ impl Calibrator {
         }
     }
 
+    /// Check a loaded calibrator (finite values, matching lengths, sorted `x`).
+    pub(crate) fn validate(&self) -> Result<()> {
+        let ok = match self {
+            Calibrator::Identity => true,
+            Calibrator::Platt { a, b } => a.is_finite() && b.is_finite(),
+            Calibrator::Isotonic { x, y } => {
+                x.len() == y.len()
+                    && x.iter().chain(y).all(|v| v.is_finite())
+                    && x.windows(2).all(|w| w[0] <= w[1])
+            }
+        };
+        if ok {
+            Ok(())
+        } else {
+            Err(Error::model(
+                "the calibration is damaged (non-finite or inconsistent values)",
+            ))
+        }
+    }
+
     /// Short name (`identity`, `platt`, `isotonic`).
     pub fn name(&self) -> &'static str {
         match self {

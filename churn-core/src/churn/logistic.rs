@@ -177,6 +177,25 @@ impl LogisticModel {
     pub fn intercept(&self) -> f64 {
         self.intercept
     }
+    /// Check the internal consistency of a loaded model (lengths and finite values), so a
+    /// damaged file is an error rather than a panic at scoring time.
+    pub(crate) fn validate(&self) -> Result<()> {
+        let p = self.schema.len();
+        let lens_ok = self.mean.len() == p
+            && self.scale.len() == p
+            && self.coef.len() == p
+            && self.impute.as_ref().is_none_or(|m| m.len() == p);
+        let finite = self.intercept.is_finite()
+            && self.mean.iter().chain(&self.coef).all(|v| v.is_finite())
+            && self.scale.iter().all(|v| v.is_finite() && *v > 0.0);
+        if !lens_ok || !finite {
+            return Err(Error::model(
+                "the logistic model's parameters do not match its schema or are not finite (damaged model file)",
+            ));
+        }
+        Ok(())
+    }
+
     /// Columns dropped because they were constant in training.
     pub fn dropped(&self) -> &[String] {
         &self.dropped

@@ -172,6 +172,13 @@ pub enum AnyModel {
 }
 
 impl AnyModel {
+    /// Check a loaded model's internal consistency (called when loading from bytes).
+    pub(crate) fn validate(&self) -> Result<()> {
+        match self {
+            AnyModel::Logistic(m) => m.validate(),
+        }
+    }
+
     fn inner(&self) -> &dyn ChurnModel {
         match self {
             AnyModel::Logistic(m) => m,

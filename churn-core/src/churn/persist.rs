@@ -83,5 +83,7 @@ pub fn model_from_json(bytes: &[u8]) -> Result<TrainedModel> {
         ))
     })?;
     FeatureSchema::for_config(&env.model.feature_config).check_same(env.model.schema())?;
+    env.model.model.validate()?;
+    env.model.calibrator.validate()?;
     Ok(env.model)
 }
