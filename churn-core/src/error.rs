@@ -207,6 +207,20 @@ pub enum Error {
         /// What went wrong.
         message: String,
     },
+    /// A saved model uses a model format version this build does not read.
+    #[error("the model was saved in format version {found}; this build reads format version {supported}; retrain or convert the model")]
+    ModelVersion {
+        /// Format version found in the saved model.
+        found: u32,
+        /// The format version this build reads and writes.
+        supported: u32,
+    },
+    /// The features given to a model do not match the feature schema it was trained on.
+    #[error("feature schema mismatch: {reason}")]
+    SchemaMismatch {
+        /// The first difference found.
+        reason: String,
+    },
 }
 
 impl Error {
@@ -229,6 +243,8 @@ impl Error {
             Error::Closed => "ERR_CLOSED",
             Error::Io { .. } => "ERR_IO",
             Error::Model { .. } => "ERR_MODEL",
+            Error::ModelVersion { .. } => "ERR_MODEL_VERSION",
+            Error::SchemaMismatch { .. } => "ERR_SCHEMA_MISMATCH",
         }
     }
 
@@ -237,6 +253,13 @@ impl Error {
         Error::InvalidArgument {
             name: name.into(),
             reason: reason.into(),
+        }
+    }
+
+    /// Shorthand for [`Error::Model`].
+    pub fn model(message: impl std::fmt::Display) -> Self {
+        Error::Model {
+            message: message.to_string(),
         }
     }
 
