@@ -104,6 +104,9 @@ impl Default for Settings {
 #[must_use]
 pub struct AnalyticsBuilder {
     pub(crate) store: Option<Arc<dyn Store>>,
+    /// A SQLite file to open at `build` (opening can fail, setters cannot).
+    #[cfg(feature = "sqlite")]
+    pub(crate) path: Option<std::path::PathBuf>,
     pub(crate) settings: Settings,
 }
 
@@ -120,6 +123,29 @@ impl AnalyticsBuilder {
     /// Store messages in `store`.
     pub fn store(mut self, store: Arc<dyn Store>) -> Self {
         self.store = Some(store);
+        #[cfg(feature = "sqlite")]
+        {
+            self.path = None;
+        }
+        self
+    }
+
+    /// Store messages in the SQLite file at `path` (created if missing), opened by
+    /// [`build`](Self::build) with the default [`SqliteOptions`](crate::store::SqliteOptions).
+    ///
+    /// ```
+    /// use churn_core::Analytics;
+    /// use churn_core::event::Event;
+    /// let dir = tempfile::tempdir()?;
+    /// let a = Analytics::builder().path(dir.path().join("events.db")).build()?;
+    /// a.track(Event::track("signup").user_id("u1"))?;
+    /// a.flush()?; // durable in events.db
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[cfg(feature = "sqlite")]
+    pub fn path(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+        self.path = Some(path.into());
+        self.store = None;
         self
     }
 
@@ -203,7 +229,17 @@ impl AnalyticsBuilder {
                 "the PII hash salt must not be empty",
             ));
         }
-        let Some(store) = self.store else {
+        #[cfg(feature = "sqlite")]
+        let store = match (self.store, self.path) {
+            (Some(s), _) => Some(s),
+            (None, Some(p)) => {
+                Some(Arc::new(crate::store::SqliteStore::open(p)?) as Arc<dyn Store>)
+            }
+            (None, None) => None,
+        };
+        #[cfg(not(feature = "sqlite"))]
+        let store = self.store;
+        let Some(store) = store else {
             return Err(Error::invalid(
                 "store",
                 "no store chosen: call .in_memory(), .path(file) or .store(store)",
