@@ -1,0 +1,1 @@
+//! Tree ensembles for churn classification.
