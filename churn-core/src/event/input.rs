@@ -208,13 +208,15 @@ impl MessageInput {
                     field: "event".into(),
                 })
             }
-            other => return Err(ValidationError::Invalid {
-                field: "type".into(),
-                reason: format!(
+            other => {
+                return Err(ValidationError::Invalid {
+                    field: "type".into(),
+                    reason: format!(
                     "unknown message type {:?} (expected track, page, screen, identify or alias)",
                     cut(other)
                 ),
-            }),
+                })
+            }
         };
         msg.validate(now, limits)?;
         Ok(msg)

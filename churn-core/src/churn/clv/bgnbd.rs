@@ -133,7 +133,11 @@ fn prepare(data: &[CustomerSummary], scale: f64) -> Prepared {
     let mut rows: HashMap<(u32, u64, u64), f64> = HashMap::new();
     let mut xs: HashMap<u32, f64> = HashMap::new();
     for s in data {
-        let tx = if s.frequency == 0 { 0.0 } else { s.recency * scale };
+        let tx = if s.frequency == 0 {
+            0.0
+        } else {
+            s.recency * scale
+        };
         *rows
             .entry((s.frequency, tx.to_bits(), (s.age * scale).to_bits()))
             .or_default() += 1.0;
@@ -143,7 +147,11 @@ fn prepare(data: &[CustomerSummary], scale: f64) -> Prepared {
         .into_iter()
         .map(|((x, tx, t), w)| (x as f64, f64::from_bits(tx), f64::from_bits(t), w))
         .collect();
-    rows.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.total_cmp(&b.1)).then(a.2.total_cmp(&b.2)));
+    rows.sort_by(|a, b| {
+        a.0.total_cmp(&b.0)
+            .then(a.1.total_cmp(&b.1))
+            .then(a.2.total_cmp(&b.2))
+    });
     let mut xs: Vec<_> = xs.into_iter().map(|(x, w)| (x as f64, w)).collect();
     xs.sort_by(|a, b| a.0.total_cmp(&b.0));
     Prepared {
@@ -222,10 +230,11 @@ impl BgNbd {
             vec![1.0, 0.0, 1.0, 2.0],
             vec![-2.0, -3.0, 0.5, 0.5],
         ];
-        let m = minimize_with_restarts(&mut objective, &starts, &config.optimizer)
-            .ok_or_else(|| Error::Model {
+        let m = minimize_with_restarts(&mut objective, &starts, &config.optimizer).ok_or_else(
+            || Error::Model {
                 message: "no starting point".into(),
-            })?;
+            },
+        )?;
         let params = BgNbdParams {
             r: m.x[0].exp(),
             alpha: m.x[1].exp() / scale,
@@ -242,7 +251,13 @@ impl BgNbd {
             });
         }
         params.check()?;
-        let ll = mean_log_likelihood(&prepared, m.x[0].exp(), m.x[1].exp(), m.x[2].exp(), m.x[3].exp());
+        let ll = mean_log_likelihood(
+            &prepared,
+            m.x[0].exp(),
+            m.x[1].exp(),
+            m.x[2].exp(),
+            m.x[3].exp(),
+        );
         Ok(Self {
             params,
             report: FitReport {
@@ -358,7 +373,10 @@ fn check_horizon(h: f64) -> Result<()> {
     if h.is_finite() && h >= 0.0 {
         Ok(())
     } else {
-        Err(Error::invalid("horizon", format!("must be finite and >= 0, got {h}")))
+        Err(Error::invalid(
+            "horizon",
+            format!("must be finite and >= 0, got {h}"),
+        ))
     }
 }
 
@@ -393,7 +411,12 @@ mod tests {
         // here directly from the pieces of the likelihood.
         let m = model();
         let BgNbdParams { r, alpha, a, b } = m.params;
-        for &(x, tx, t, h) in &[(0u32, 0.0, 30.0, 10.0), (1, 2.0, 38.0, 39.0), (6, 30.0, 38.0, 4.0), (25, 27.0, 37.0, 52.0)] {
+        for &(x, tx, t, h) in &[
+            (0u32, 0.0, 30.0, 10.0),
+            (1, 2.0, 38.0, 39.0),
+            (6, 30.0, 38.0, 4.0),
+            (25, 27.0, 37.0, 52.0),
+        ] {
             let xf = x as f64;
             let lb = |p: f64, q: f64| ln_gamma(p) + ln_gamma(q) - ln_gamma(p + q);
             let common = ln_gamma(r + xf) - ln_gamma(r) + r * alpha.ln() - lb(a, b);
@@ -438,7 +461,10 @@ mod tests {
         let at = |a: f64| {
             let mut p = m.params;
             p.a = a;
-            BgNbd::from_params(p).unwrap().expected_purchases(&s, 10.0).unwrap()
+            BgNbd::from_params(p)
+                .unwrap()
+                .expected_purchases(&s, 10.0)
+                .unwrap()
         };
         let (below, at1, above) = (at(0.999), at(1.0), at(1.001));
         assert!(at1 > below.min(above) - 1e-6 && at1 < below.max(above) + 1e-6);
@@ -451,7 +477,9 @@ mod tests {
         let s = CustomerSummary::new(1, 2.0, 5.0, 0.0);
         assert!(m.probability_no_purchase(&s, -1.0).is_err());
         assert!(m.expected_purchases(&s, f64::NAN).is_err());
-        assert!(m.probability_alive(&CustomerSummary::new(1, 6.0, 5.0, 0.0)).is_err());
+        assert!(m
+            .probability_alive(&CustomerSummary::new(1, 6.0, 5.0, 0.0))
+            .is_err());
         assert!(BgNbd::fit(&[], &BgNbdConfig::default()).is_err());
         let one_timers = vec![CustomerSummary::new(0, 0.0, 5.0, 0.0); 10];
         let e = BgNbd::fit(&one_timers, &BgNbdConfig::default()).unwrap_err();
@@ -459,6 +487,12 @@ mod tests {
         let zero_age = vec![CustomerSummary::new(0, 0.0, 0.0, 0.0); 3];
         assert!(BgNbd::fit(&zero_age, &BgNbdConfig::default()).is_err());
         assert!(BgNbd::fit(&[s.clone()], &BgNbdConfig::default().penalizer(f64::NAN)).is_err());
-        assert!(BgNbd::from_params(BgNbdParams { r: -1.0, alpha: 1.0, a: 1.0, b: 1.0 }).is_err());
+        assert!(BgNbd::from_params(BgNbdParams {
+            r: -1.0,
+            alpha: 1.0,
+            a: 1.0,
+            b: 1.0
+        })
+        .is_err());
     }
 }

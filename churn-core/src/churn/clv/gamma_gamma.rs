@@ -98,14 +98,19 @@ impl GammaGamma {
             if s.monetary_value <= 0.0 {
                 return Err(Error::invalid(
                     format!("summaries[{i}].monetary_value"),
-                    format!("Gamma-Gamma needs a positive mean spend, got {}", s.monetary_value),
+                    format!(
+                        "Gamma-Gamma needs a positive mean spend, got {}",
+                        s.monetary_value
+                    ),
                 ));
             }
             rows.push((s.frequency as f64, s.monetary_value));
         }
         if rows.is_empty() {
             return Err(Error::Model {
-                message: "no repeat customers: Gamma-Gamma is fitted on customers with frequency > 0".into(),
+                message:
+                    "no repeat customers: Gamma-Gamma is fitted on customers with frequency > 0"
+                        .into(),
             });
         }
         let n = rows.len() as f64;
@@ -116,7 +121,9 @@ impl GammaGamma {
             let ll: f64 = rows
                 .iter()
                 .map(|&(x, m)| {
-                    ln_gamma(p * x + q) - ln_gamma(p * x) - lg_q + q * ln_v + (p * x - 1.0) * m.ln()
+                    ln_gamma(p * x + q) - ln_gamma(p * x) - lg_q
+                        + q * ln_v
+                        + (p * x - 1.0) * m.ln()
                         + p * x * x.ln()
                         - (p * x + q) * (x * m + v).ln()
                 })
@@ -187,7 +194,11 @@ impl GammaGamma {
         s.validate(0)?;
         let GammaGammaParams { p, q, v } = self.params;
         let x = s.frequency as f64;
-        let m = if s.frequency == 0 { 0.0 } else { s.monetary_value };
+        let m = if s.frequency == 0 {
+            0.0
+        } else {
+            s.monetary_value
+        };
         Ok(p * (v + x * m) / (p * x + q - 1.0))
     }
 }
@@ -263,7 +274,12 @@ mod tests {
 
     #[test]
     fn profit_shrinks_towards_population_mean() {
-        let gg = GammaGamma::from_params(GammaGammaParams { p: 6.25, q: 3.74, v: 15.44 }).unwrap();
+        let gg = GammaGamma::from_params(GammaGammaParams {
+            p: 6.25,
+            q: 3.74,
+            v: 15.44,
+        })
+        .unwrap();
         let pop = gg.population_mean();
         assert!((pop - 6.25 * 15.44 / 2.74).abs() < 1e-12);
         let one_timer = CustomerSummary::new(0, 0.0, 10.0, 0.0);
@@ -284,17 +300,44 @@ mod tests {
         assert!(GammaGamma::fit(&[], &cfg).is_err());
         assert!(GammaGamma::fit(&[CustomerSummary::new(0, 0.0, 3.0, 0.0)], &cfg).is_err());
         let neg = CustomerSummary::new(2, 1.0, 3.0, -5.0);
-        assert_eq!(GammaGamma::fit(&[neg], &cfg).unwrap_err().code(), "ERR_INVALID_ARGUMENT");
-        assert!(GammaGamma::from_params(GammaGammaParams { p: 1.0, q: 0.5, v: 1.0 }).is_err());
-        let bg = BgNbd::from_params(super::super::BgNbdParams { r: 1.0, alpha: 1.0, a: 2.0, b: 2.0 }).unwrap();
-        let gg = GammaGamma::from_params(GammaGammaParams { p: 2.0, q: 3.0, v: 4.0 }).unwrap();
+        assert_eq!(
+            GammaGamma::fit(&[neg], &cfg).unwrap_err().code(),
+            "ERR_INVALID_ARGUMENT"
+        );
+        assert!(GammaGamma::from_params(GammaGammaParams {
+            p: 1.0,
+            q: 0.5,
+            v: 1.0
+        })
+        .is_err());
+        let bg = BgNbd::from_params(super::super::BgNbdParams {
+            r: 1.0,
+            alpha: 1.0,
+            a: 2.0,
+            b: 2.0,
+        })
+        .unwrap();
+        let gg = GammaGamma::from_params(GammaGammaParams {
+            p: 2.0,
+            q: 3.0,
+            v: 4.0,
+        })
+        .unwrap();
         let s = CustomerSummary::new(1, 1.0, 2.0, 5.0);
-        let bad = ClvConfig { period_length: 0.0, ..ClvConfig::default() };
+        let bad = ClvConfig {
+            period_length: 0.0,
+            ..ClvConfig::default()
+        };
         assert!(customer_lifetime_value(&bg, &gg, &s, &bad).is_err());
         // No discounting: CLV = spend x expected purchases over the whole horizon.
-        let flat = ClvConfig { periods: 4, period_length: 5.0, discount_rate: 0.0 };
+        let flat = ClvConfig {
+            periods: 4,
+            period_length: 5.0,
+            discount_rate: 0.0,
+        };
         let clv = customer_lifetime_value(&bg, &gg, &s, &flat).unwrap();
-        let want = gg.expected_average_profit(&s).unwrap() * bg.expected_purchases(&s, 20.0).unwrap();
+        let want =
+            gg.expected_average_profit(&s).unwrap() * bg.expected_purchases(&s, 20.0).unwrap();
         assert!((clv - want).abs() < 1e-9 * want);
     }
 }

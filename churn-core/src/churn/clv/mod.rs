@@ -33,7 +33,9 @@ pub mod special;
 mod summary;
 
 pub use bgnbd::{BgNbd, BgNbdConfig, BgNbdParams, BgNbdScore};
-pub use gamma_gamma::{customer_lifetime_value, ClvConfig, GammaGamma, GammaGammaConfig, GammaGammaParams};
+pub use gamma_gamma::{
+    customer_lifetime_value, ClvConfig, GammaGamma, GammaGammaConfig, GammaGammaParams,
+};
 pub use optim::OptimizerConfig;
 pub use summary::{summarize, CustomerSummary, SummaryConfig, TimeUnit, Transaction};
 

@@ -199,13 +199,23 @@ mod tests {
         let m = minimize_with_restarts(&mut f, &[vec![-1.2, 1.0]], &OptimizerConfig::default())
             .unwrap();
         assert!(m.converged);
-        assert!((m.x[0] - 1.0).abs() < 1e-5 && (m.x[1] - 1.0).abs() < 1e-5, "{:?}", m.x);
+        assert!(
+            (m.x[0] - 1.0).abs() < 1e-5 && (m.x[1] - 1.0).abs() < 1e-5,
+            "{:?}",
+            m.x
+        );
     }
 
     #[test]
     fn walks_away_from_non_finite_values() {
         // Undefined (NaN) for x < 0; minimum at x = 2.
-        let mut f = |x: &[f64]| if x[0] < 0.0 { f64::NAN } else { (x[0] - 2.0).powi(2) };
+        let mut f = |x: &[f64]| {
+            if x[0] < 0.0 {
+                f64::NAN
+            } else {
+                (x[0] - 2.0).powi(2)
+            }
+        };
         let m = minimize_with_restarts(&mut f, &[vec![0.1]], &OptimizerConfig::default()).unwrap();
         assert!((m.x[0] - 2.0).abs() < 1e-6);
     }

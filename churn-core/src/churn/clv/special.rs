@@ -126,16 +126,24 @@ mod tests {
         assert!(close(ln_gamma(0.5), sqrt_pi.ln(), 1e-14));
         assert!(close(ln_gamma(1.5), (sqrt_pi / 2.0).ln(), 1e-14));
         // Γ(1/3) = 2.678938534707747633...
-        assert!(close(ln_gamma(1.0 / 3.0), 2.678_938_534_707_747_6_f64.ln(), 1e-14));
+        assert!(close(
+            ln_gamma(1.0 / 3.0),
+            2.678_938_534_707_747_6_f64.ln(),
+            1e-14
+        ));
         // Small x: ln Γ(x) ≈ -ln x - γ x
         let x = 1e-10;
-        assert!(close(ln_gamma(x), -x.ln() - 0.577_215_664_901_532_9 * x, 1e-12));
+        assert!(close(
+            ln_gamma(x),
+            -x.ln() - 0.577_215_664_901_532_9 * x,
+            1e-12
+        ));
         // Large x against Stirling with three correction terms.
         for &x in &[50.0_f64, 1e3, 1e6] {
-            let stirling = (x - 0.5) * x.ln() - x + 0.5 * (2.0 * std::f64::consts::PI).ln()
-                + 1.0 / (12.0 * x)
-                - 1.0 / (360.0 * x.powi(3))
-                + 1.0 / (1260.0 * x.powi(5));
+            let stirling =
+                (x - 0.5) * x.ln() - x + 0.5 * (2.0 * std::f64::consts::PI).ln() + 1.0 / (12.0 * x)
+                    - 1.0 / (360.0 * x.powi(3))
+                    + 1.0 / (1260.0 * x.powi(5));
             assert!(close(ln_gamma(x), stirling, 1e-13), "x = {x}");
         }
         assert!(ln_gamma(-1.0).is_nan());
@@ -147,7 +155,10 @@ mod tests {
         // 2F1(1, 1; 2; z) = -ln(1-z)/z
         for &z in &[0.01, 0.3, 0.7, 0.99] {
             let want = (-(1.0 - z as f64).ln() / z).ln();
-            assert!(close(ln_hyp2f1(1.0, 1.0, 2.0, z).unwrap(), want, 1e-12), "z = {z}");
+            assert!(
+                close(ln_hyp2f1(1.0, 1.0, 2.0, z).unwrap(), want, 1e-12),
+                "z = {z}"
+            );
         }
         // 2F1(a, b; b; z) = (1-z)^(-a)
         for &(a, b, z) in &[(0.5, 2.0, 0.4), (3.0, 1.5, 0.9), (30.0, 40.0, 0.5)] {
@@ -165,7 +176,11 @@ mod tests {
     #[test]
     fn log_add_exp_is_stable() {
         assert!(close(log_add_exp(0.0, 0.0), 2.0_f64.ln(), 1e-15));
-        assert!(close(log_add_exp(1000.0, 1000.0), 1000.0 + 2.0_f64.ln(), 1e-15));
+        assert!(close(
+            log_add_exp(1000.0, 1000.0),
+            1000.0 + 2.0_f64.ln(),
+            1e-15
+        ));
         assert_eq!(log_add_exp(-3.0, f64::NEG_INFINITY), -3.0);
     }
 }

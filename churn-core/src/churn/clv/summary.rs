@@ -102,8 +102,7 @@ impl CustomerSummary {
     /// buyers.
     pub fn validate(&self, index: usize) -> Result<()> {
         let bad = |reason: String| Err(Error::invalid(format!("summaries[{index}]"), reason));
-        if !self.recency.is_finite() || !self.age.is_finite() || !self.monetary_value.is_finite()
-        {
+        if !self.recency.is_finite() || !self.age.is_finite() || !self.monetary_value.is_finite() {
             return bad("recency, age and monetary_value must be finite".into());
         }
         if self.recency < 0.0 || self.age < 0.0 {
@@ -178,7 +177,10 @@ impl SummaryConfig {
 /// assert_eq!((s[1].frequency, s[1].recency, s[1].age, s[1].monetary_value), (0, 0.0, 11.0, 0.0));
 /// # Ok::<(), churn_core::Error>(())
 /// ```
-pub fn summarize(transactions: &[Transaction], config: &SummaryConfig) -> Result<Vec<CustomerSummary>> {
+pub fn summarize(
+    transactions: &[Transaction],
+    config: &SummaryConfig,
+) -> Result<Vec<CustomerSummary>> {
     let end = config.calibration_end.millis();
     let end_day = (end - 1).div_euclid(DAY_MS);
     let mut by_customer: HashMap<&str, Vec<(i64, f64)>> = HashMap::new();
@@ -236,7 +238,9 @@ mod tests {
     use super::*;
 
     fn at(y: i32, m: u32, d: u32, hour: i64) -> Timestamp {
-        Timestamp::from_ymd(y, m, d).unwrap().add_millis(hour * 3_600_000)
+        Timestamp::from_ymd(y, m, d)
+            .unwrap()
+            .add_millis(hour * 3_600_000)
     }
 
     #[test]
@@ -271,7 +275,9 @@ mod tests {
         assert!("fortnights".parse::<TimeUnit>().is_err());
         assert!(CustomerSummary::new(0, 3.0, 5.0, 0.0).validate(0).is_err());
         assert!(CustomerSummary::new(2, 6.0, 5.0, 0.0).validate(0).is_err());
-        assert!(CustomerSummary::new(2, 3.0, 5.0, f64::NAN).validate(0).is_err());
+        assert!(CustomerSummary::new(2, 3.0, 5.0, f64::NAN)
+            .validate(0)
+            .is_err());
         assert!(CustomerSummary::new(2, 3.0, 5.0, 1.0).validate(0).is_ok());
     }
 }
