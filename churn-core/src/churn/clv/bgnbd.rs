@@ -24,7 +24,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::optim::{minimize_with_restarts, OptimizerConfig};
-use super::special::{ln_gamma, ln_hyp2f1, log_add_exp};
+use super::special::{ln_gamma, ln_hyp2f1};
 use super::summary::CustomerSummary;
 use super::FitReport;
 use crate::{Error, Result};
@@ -172,13 +172,26 @@ fn mean_log_likelihood(p: &Prepared, r: f64, alpha: f64, a: f64, b: f64) -> f64 
                 - ln_gamma(a + b + x));
     }
     let ln_a = a.ln();
+    // Rows are sorted by x: ln(b + x - 1) once per distinct x.
+    let mut cur_x = f64::NAN;
+    let mut ln_ratio = 0.0;
     for &(x, tx, t, w) in &p.rows {
-        let a3 = -(r + x) * (alpha + t).ln();
+        let ln_alpha_t = (alpha + t).ln();
         let ll = if x > 0.0 {
-            let a4 = ln_a - (b + x - 1.0).ln() - (r + x) * (alpha + tx).ln();
-            log_add_exp(a3, a4)
+            if x != cur_x {
+                cur_x = x;
+                ln_ratio = ln_a - (b + x - 1.0).ln();
+            }
+            // ln(e^{A3} + e^{A4}) = A3 + ln(1 + e^{A4 - A3})
+            let d = ln_ratio + (r + x) * (ln_alpha_t - (alpha + tx).ln());
+            -(r + x) * ln_alpha_t
+                + if d > 0.0 {
+                    d + (-d).exp().ln_1p()
+                } else {
+                    d.exp().ln_1p()
+                }
         } else {
-            a3
+            -(r + x) * ln_alpha_t
         };
         total += w * ll;
     }

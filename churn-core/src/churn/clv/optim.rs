@@ -150,7 +150,8 @@ pub fn nelder_mead<F: FnMut(&[f64]) -> f64>(
     }
 }
 
-/// Runs Nelder-Mead from every start, then restarts from the best point found (a fresh
+/// Runs Nelder-Mead from every start (loose tolerances), then restarts from the best
+/// point found with the full tolerances (a fresh
 /// simplex undoes a collapsed one) until a restart no longer improves the objective by
 /// more than the tolerance. `converged` is true when the last run converged.
 pub fn minimize_with_restarts<F: FnMut(&[f64]) -> f64>(
@@ -161,8 +162,14 @@ pub fn minimize_with_restarts<F: FnMut(&[f64]) -> f64>(
     let mut iterations = 0;
     let mut evaluations = 0;
     let mut best: Option<Minimum> = None;
+    // Starts are explored with loose tolerances; only the best one is polished.
+    let coarse = OptimizerConfig {
+        max_iterations: cfg.max_iterations,
+        f_tolerance: cfg.f_tolerance.max(1e-6),
+        x_tolerance: cfg.x_tolerance.max(1e-3),
+    };
     for s in starts {
-        let m = nelder_mead(f, s, 0.5, cfg);
+        let m = nelder_mead(f, s, 0.5, &coarse);
         iterations += m.iterations;
         evaluations += m.evaluations;
         if best.as_ref().is_none_or(|b| m.f < b.f) {

@@ -95,15 +95,6 @@ pub fn ln_hyp2f1(a: f64, b: f64, c: f64, z: f64) -> Result<f64> {
     })
 }
 
-/// `ln(exp(x) + exp(y))` without overflow.
-pub(crate) fn log_add_exp(x: f64, y: f64) -> f64 {
-    let m = x.max(y);
-    if m == f64::NEG_INFINITY {
-        return m;
-    }
-    m + ((x - m).exp() + (y - m).exp()).ln()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -171,16 +162,5 @@ mod tests {
         assert_eq!(ln_hyp2f1(1.0, 1.0, 2.0, 0.0).unwrap(), 0.0);
         assert!(ln_hyp2f1(1.0, 1.0, 2.0, 1.0).is_err());
         assert!(ln_hyp2f1(-1.0, 1.0, 2.0, 0.5).is_err());
-    }
-
-    #[test]
-    fn log_add_exp_is_stable() {
-        assert!(close(log_add_exp(0.0, 0.0), 2.0_f64.ln(), 1e-15));
-        assert!(close(
-            log_add_exp(1000.0, 1000.0),
-            1000.0 + 2.0_f64.ln(),
-            1e-15
-        ));
-        assert_eq!(log_add_exp(-3.0, f64::NEG_INFINITY), -3.0);
     }
 }

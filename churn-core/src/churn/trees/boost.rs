@@ -209,13 +209,9 @@ impl GradientBoosting {
     /// Raw scores (log-odds) per row.
     pub fn decision_function(&self, x: &Array2<f64>) -> Result<Vec<f64>> {
         check_features(x, Some(self.n_features))?;
-        Ok(x.rows()
-            .into_iter()
-            .map(|r| {
-                let row = r.to_vec();
-                self.base_score + self.trees.iter().map(|t| t.predict_row(&row)).sum::<f64>()
-            })
-            .collect())
+        let mut out = super::sum_trees(&self.trees, x);
+        out.iter_mut().for_each(|v| *v += self.base_score);
+        Ok(out)
     }
 
     /// P(churn) per row.

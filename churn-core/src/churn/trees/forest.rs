@@ -166,13 +166,9 @@ impl RandomForest {
     pub fn predict_proba(&self, x: &Array2<f64>) -> Result<Vec<f64>> {
         check_features(x, Some(self.n_features))?;
         let nt = self.trees.len().max(1) as f64;
-        Ok(x.rows()
-            .into_iter()
-            .map(|r| {
-                let row = r.to_vec();
-                self.trees.iter().map(|t| t.predict_row(&row)).sum::<f64>() / nt
-            })
-            .collect())
+        let mut out = super::sum_trees(&self.trees, x);
+        out.iter_mut().for_each(|v| *v /= nt);
+        Ok(out)
     }
 
     /// Exact TreeSHAP contributions of one row, in probability space.

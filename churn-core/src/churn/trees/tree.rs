@@ -61,6 +61,21 @@ impl Tree {
         }
     }
 
+    pub(crate) fn predict_view(&self, row: &ndarray::ArrayView1<f64>) -> f64 {
+        let mut i = 0usize;
+        loop {
+            let n = &self.nodes[i];
+            if n.is_leaf() {
+                return n.value;
+            }
+            i = if row[n.feature as usize] <= n.threshold {
+                n.left as usize
+            } else {
+                n.right as usize
+            };
+        }
+    }
+
     pub(crate) fn predict_binned(&self, binned: &Binned, row: usize) -> f64 {
         let mut i = 0usize;
         loop {
