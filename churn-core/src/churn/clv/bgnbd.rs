@@ -499,7 +499,11 @@ mod tests {
         assert_eq!(e.code(), "ERR_MODEL");
         let zero_age = vec![CustomerSummary::new(0, 0.0, 0.0, 0.0); 3];
         assert!(BgNbd::fit(&zero_age, &BgNbdConfig::default()).is_err());
-        assert!(BgNbd::fit(&[s.clone()], &BgNbdConfig::default().penalizer(f64::NAN)).is_err());
+        assert!(BgNbd::fit(
+            std::slice::from_ref(&s),
+            &BgNbdConfig::default().penalizer(f64::NAN)
+        )
+        .is_err());
         assert!(BgNbd::from_params(BgNbdParams {
             r: -1.0,
             alpha: 1.0,

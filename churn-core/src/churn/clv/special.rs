@@ -144,16 +144,16 @@ mod tests {
     #[test]
     fn hyp2f1_matches_closed_forms() {
         // 2F1(1, 1; 2; z) = -ln(1-z)/z
-        for &z in &[0.01, 0.3, 0.7, 0.99] {
-            let want = (-(1.0 - z as f64).ln() / z).ln();
+        for &z in &[0.01_f64, 0.3, 0.7, 0.99] {
+            let want = (-(1.0 - z).ln() / z).ln();
             assert!(
                 close(ln_hyp2f1(1.0, 1.0, 2.0, z).unwrap(), want, 1e-12),
                 "z = {z}"
             );
         }
         // 2F1(a, b; b; z) = (1-z)^(-a)
-        for &(a, b, z) in &[(0.5, 2.0, 0.4), (3.0, 1.5, 0.9), (30.0, 40.0, 0.5)] {
-            let want = -a * (1.0 - z as f64).ln();
+        for &(a, b, z) in &[(0.5_f64, 2.0, 0.4_f64), (3.0, 1.5, 0.9), (30.0, 40.0, 0.5)] {
+            let want = -a * (1.0 - z).ln();
             assert!(close(ln_hyp2f1(a, b, b, z).unwrap(), want, 1e-12));
         }
         // Huge parameters do not overflow: 2F1(a, 1; 1; z) = (1-z)^(-a) with a = 5000.

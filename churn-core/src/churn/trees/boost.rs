@@ -101,9 +101,8 @@ impl GradientBoostingConfig {
         if !(self.subsample > 0.0 && self.subsample <= 1.0) {
             return Err(Error::invalid("subsample", "must be in (0, 1]"));
         }
-        if !(self.l2.is_finite() && self.l2 >= 0.0)
-            || !(self.min_child_weight.is_finite() && self.min_child_weight >= 0.0)
-        {
+        let non_negative = |v: f64| v.is_finite() && v >= 0.0;
+        if !(non_negative(self.l2) && non_negative(self.min_child_weight)) {
             return Err(Error::invalid(
                 "l2",
                 "l2 and min_child_weight must be finite and >= 0",
