@@ -72,19 +72,24 @@ fn recurse(
     row: &[f64],
     phi: &mut [f64],
     node: usize,
-    parent_path: &[PathElement],
+    buf: &mut [PathElement],
+    parent_off: usize,
     depth: usize,
     zero: f64,
     one: f64,
     feature: i64,
 ) {
-    let mut path = parent_path[..depth].to_vec();
-    path.resize(depth + 1, PathElement::default());
-    extend(&mut path, depth, zero, one, feature);
+    // This node's path lives right after the parent's (as in the reference C++): copy
+    // the parent's elements, then extend. No allocation per node.
+    let off = parent_off + depth + 1;
+    let (head, tail) = buf.split_at_mut(off);
+    tail[..depth].copy_from_slice(&head[parent_off..parent_off + depth]);
+    let path = &mut tail[..depth + 1];
+    extend(path, depth, zero, one, feature);
     let n = &tree.nodes[node];
     if n.is_leaf() {
         for i in 1..=depth {
-            let w = unwound_sum(&path, depth, i);
+            let w = unwound_sum(path, depth, i);
             let el = path[i];
             phi[el.feature as usize] += w * (el.one_fraction - el.zero_fraction) * n.value;
         }
@@ -110,7 +115,7 @@ fn recurse(
     if let Some(k) = (1..=depth).find(|&k| path[k].feature == n.feature as i64) {
         incoming_zero = path[k].zero_fraction;
         incoming_one = path[k].one_fraction;
-        unwind(&mut path, depth, k);
+        unwind(path, depth, k);
         depth -= 1;
     }
     let f = n.feature as i64;
@@ -119,7 +124,8 @@ fn recurse(
         row,
         phi,
         hot,
-        &path,
+        buf,
+        off,
         depth + 1,
         hot_zero * incoming_zero,
         incoming_one,
@@ -130,7 +136,8 @@ fn recurse(
         row,
         phi,
         cold,
-        &path,
+        buf,
+        off,
         depth + 1,
         cold_zero * incoming_zero,
         0.0,
@@ -140,7 +147,9 @@ fn recurse(
 
 /// Adds the SHAP values of `tree` at `row` to `phi` (length = number of features).
 pub(crate) fn tree_shap(tree: &Tree, row: &[f64], phi: &mut [f64]) {
-    recurse(tree, row, phi, 0, &[], 0, 1.0, 1.0, -1);
+    let d = tree.depth() + 2;
+    let mut buf = vec![PathElement::default(); (d + 1) * (d + 2) / 2 + d];
+    recurse(tree, row, phi, 0, &mut buf, 0, 0, 1.0, 1.0, -1);
 }
 
 #[cfg(test)]
