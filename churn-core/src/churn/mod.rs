@@ -1,4 +1,4 @@
-//! Churn prediction: features as of a time, automatic labels and leakage-free temporal
+//! Churn prediction (BG/NBD, Gamma-Gamma and CLV in [`clv`], tree ensembles in [`trees`]): features as of a time, automatic labels and leakage-free temporal
 //! splits, models behind one interface ([`ChurnModel`]), calibration, evaluation,
 //! scoring with risk segments, per-customer explanations, persistence and a registry.
 //!
@@ -27,6 +27,7 @@
 //! ```
 
 mod calibrate;
+pub mod clv;
 mod eval;
 mod explain;
 mod features;
@@ -37,6 +38,7 @@ mod persist;
 mod registry;
 mod score;
 mod table;
+pub mod trees;
 
 pub use calibrate::{CalibrationMethod, Calibrator};
 pub use eval::{
