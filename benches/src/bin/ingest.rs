@@ -9,20 +9,25 @@
 //! Options: `--events N` (1,000,000), `--runs R` (5), `--batch B` (1,000),
 //! `--durability normal|full` (the store's default), `--dir PATH` (a temp dir; put it on
 //! the disk you care about), `--drop-index NAME` (repeatable: measure without an index),
-//! `--no-secure-delete`, `--no-python`, `--seed S`, `--ids v4|v7` (random message ids,
-//! as external senders send, or time-ordered UUIDv7-style ids).
+//! `--no-secure-delete`, `--no-python`, `--python-runs R` (default: `--runs`), `--seed S`,
+//! `--ids v4|v7` (random message ids, as external senders send, or time-ordered
+//! UUIDv7-style ids).
 
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
 use churn_benches::{cpu_time, generate, median, rate, write_rows};
 use churn_core::event::Message;
-use churn_core::store::{Durability, SqliteOptions, SqliteStore, Store, DEFAULT_PROJECT};
+use churn_core::store::{
+    Durability, ScanRequest, SqliteOptions, SqliteStore, Store, DEFAULT_PROJECT,
+};
 
 struct Args {
     events: usize,
     runs: usize,
+    python_runs: Option<usize>,
     batch: usize,
     durability: Durability,
     dir: Option<PathBuf>,
@@ -37,6 +42,7 @@ fn parse_args() -> Result<Args, String> {
     let mut a = Args {
         events: 1_000_000,
         runs: 5,
+        python_runs: None,
         batch: 1_000,
         durability: Durability::default(),
         dir: None,
@@ -57,6 +63,7 @@ fn parse_args() -> Result<Args, String> {
         match flag.as_str() {
             "--events" => a.events = num(value()?)?,
             "--runs" => a.runs = num(value()?)?.max(1),
+            "--python-runs" => a.python_runs = Some(num(value()?)?.max(1)),
             "--batch" => a.batch = num(value()?)?.max(1),
             "--seed" => a.seed = num(value()?)? as u64,
             "--durability" => a.durability = value()?.parse().map_err(|e| format!("{e}"))?,
@@ -76,7 +83,7 @@ fn parse_args() -> Result<Args, String> {
                     "{}",
                     include_str!("ingest.rs")
                         .lines()
-                        .take(14)
+                        .take(15)
                         .collect::<Vec<_>>()
                         .join("\n")
                 );
@@ -96,14 +103,13 @@ struct Speed {
 }
 
 /// One timed run into a fresh file: open, apply every batch, sync.
-fn store_run(a: &Args, dir: &Path, batches: &[Vec<Message>], run: usize) -> Result<Speed, String> {
-    let path = dir.join(format!("ingest-{run}.db"));
+fn store_run(a: &Args, batches: &[Vec<Message>], path: &Path) -> Result<Speed, String> {
     let opts = SqliteOptions::default()
         .durability(a.durability)
         .secure_delete(a.secure_delete);
-    let store = SqliteStore::open_with(&path, opts).map_err(|e| e.to_string())?;
+    let store = SqliteStore::open_with(path, opts).map_err(|e| e.to_string())?;
     if !a.drop_index.is_empty() {
-        let c = rusqlite::Connection::open(&path).map_err(|e| e.to_string())?;
+        let c = rusqlite::Connection::open(path).map_err(|e| e.to_string())?;
         for name in &a.drop_index {
             c.execute_batch(&format!("DROP INDEX {name}"))
                 .map_err(|e| format!("drop index {name}: {e}"))?;
@@ -125,12 +131,48 @@ fn store_run(a: &Args, dir: &Path, batches: &[Vec<Message>], run: usize) -> Resu
     if inserted != total {
         return Err(format!("stored {inserted} of {total} events"));
     }
-    drop(store);
-    let _ = std::fs::remove_file(&path);
     Ok(Speed {
         wall: rate(total, took),
         cpu: rate(total, cpu),
     })
+}
+
+fn remove_db(path: &Path) {
+    for suffix in ["", "-wal", "-shm"] {
+        let mut p = path.as_os_str().to_owned();
+        p.push(suffix);
+        let _ = std::fs::remove_file(PathBuf::from(p));
+    }
+}
+
+/// Time `scan_rows` over every event of the file (a fresh store each run, so the page
+/// cache of the connection is cold; the OS cache is warm).
+fn scan_runs(path: &Path, runs: usize) -> Result<Speed, String> {
+    let mut speeds = Vec::new();
+    for _ in 0..runs {
+        let store = SqliteStore::open(path).map_err(|e| e.to_string())?;
+        let cpu0 = cpu_time().unwrap_or_default();
+        let start = Instant::now();
+        let mut n = 0usize;
+        let mut check = 0usize;
+        store
+            .scan_rows(DEFAULT_PROJECT, &ScanRequest::new(), &mut |r| {
+                n += 1;
+                check += r.event.len() + r.user_id.map_or(0, str::len);
+                ControlFlow::Continue(())
+            })
+            .map_err(|e| e.to_string())?;
+        let took = start.elapsed();
+        let cpu = cpu_time().unwrap_or_default().saturating_sub(cpu0);
+        if check == 0 {
+            return Err("scan_rows read nothing".into());
+        }
+        speeds.push(Speed {
+            wall: rate(n, took),
+            cpu: rate(n, cpu),
+        });
+    }
+    Ok(medians(&speeds))
 }
 
 /// Python's stdlib sqlite3 on the same rows (read from a file before its clock starts).
@@ -140,7 +182,7 @@ fn python_runs(a: &Args, dir: &Path, rows: &Path) -> Result<Vec<Speed>, String> 
         .arg(&script)
         .args(["--rows", &rows.display().to_string()])
         .args(["--dir", &dir.display().to_string()])
-        .args(["--runs", &a.runs.to_string()])
+        .args(["--runs", &a.python_runs.unwrap_or(a.runs).to_string()])
         .args(["--batch", &a.batch.to_string()])
         .args(["--synchronous", &a.durability.to_string()])
         .output()
@@ -243,7 +285,12 @@ fn run(a: &Args) -> Result<(), String> {
     // 1. SqliteStore, batched.
     let mut ours = Vec::new();
     for run in 0..a.runs {
-        let r = store_run(a, dir, &batches, run)?;
+        let path = dir.join(format!("ingest-{run}.db"));
+        let r = store_run(a, &batches, &path)?;
+        // Keep the last file for the scan measurement.
+        if run + 1 < a.runs {
+            remove_db(&path);
+        }
         println!(
             "  run {run}: SqliteStore {} events/s, {} per CPU second",
             fmt_rate(r.wall),
@@ -252,6 +299,9 @@ fn run(a: &Args) -> Result<(), String> {
         ours.push(r);
     }
     let ours = medians(&ours);
+    let last = dir.join(format!("ingest-{}.db", a.runs - 1));
+    let scan = scan_runs(&last, a.runs)?;
+    remove_db(&last);
 
     // 2. Python's sqlite3 executemany, same rows, same batches and durability.
     let py = if a.python {
@@ -279,6 +329,7 @@ fn run(a: &Args) -> Result<(), String> {
         );
     };
     line(format!("SqliteStore::apply, batches of {}", a.batch), ours);
+    line("SqliteStore::scan_rows of all events (rows/s)".into(), scan);
     if let Some(p) = py {
         line("python3 sqlite3 executemany (same rows)".into(), p);
         println!(
