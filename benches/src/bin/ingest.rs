@@ -19,10 +19,11 @@ use std::process::Command;
 use std::time::Instant;
 
 use churn_benches::{cpu_time, generate, median, rate, write_rows};
-use churn_core::event::Message;
+use churn_core::event::{Event, Message};
 use churn_core::store::{
     Durability, ScanRequest, SqliteOptions, SqliteStore, Store, DEFAULT_PROJECT,
 };
+use churn_core::Analytics;
 
 struct Args {
     events: usize,
@@ -100,6 +101,51 @@ fn parse_args() -> Result<Args, String> {
 struct Speed {
     wall: f64,
     cpu: f64,
+}
+
+/// One timed run of `Analytics::track` for every event, split over `threads` callers,
+/// then `flush()` (so every event is durable when the clock stops).
+fn track_run(events: &[Event], threads: usize, path: Option<&Path>) -> Result<Speed, String> {
+    let b = Analytics::builder();
+    let b = match path {
+        Some(p) => b.path(p),
+        None => b.in_memory(),
+    };
+    let analytics = b.build().map_err(|e| e.to_string())?;
+    let per = events.len().div_ceil(threads);
+    let parts: Vec<Vec<Event>> = events.chunks(per).map(<[Event]>::to_vec).collect();
+    let cpu0 = cpu_time().unwrap_or_default();
+    let start = Instant::now();
+    std::thread::scope(|s| {
+        let handles: Vec<_> = parts
+            .into_iter()
+            .map(|part| {
+                let a = &analytics;
+                s.spawn(move || part.into_iter().try_for_each(|e| a.track(e).map(|_| ())))
+            })
+            .collect();
+        handles.into_iter().try_for_each(|h| {
+            h.join()
+                .map_err(|_| "a tracking thread panicked".to_string())?
+                .map_err(|e| e.to_string())
+        })
+    })?;
+    analytics.flush().map_err(|e| e.to_string())?;
+    let took = start.elapsed();
+    let cpu = cpu_time().unwrap_or_default().saturating_sub(cpu0);
+    let stored = analytics
+        .store()
+        .stats(DEFAULT_PROJECT)
+        .map_err(|e| e.to_string())?
+        .events as usize;
+    analytics.close().map_err(|e| e.to_string())?;
+    if stored != events.len() {
+        return Err(format!("track stored {stored} of {} events", events.len()));
+    }
+    Ok(Speed {
+        wall: rate(events.len(), took),
+        cpu: rate(events.len(), cpu),
+    })
 }
 
 /// One timed run into a fresh file: open, apply every batch, sync.
@@ -339,13 +385,35 @@ fn run(a: &Args) -> Result<(), String> {
         );
     }
 
-    // 3. Via Analytics::track from 1 and 2 threads.
-    // ---------------------------------------------------------------------------------
-    // TO BE ADDED with the tracker (branch `tracker`): build an `Analytics` on a fresh
-    // file in `dir` with default durability, call `track` for every event of `batches`
-    // from 1 thread, then split them over 2 threads, `flush()`, and time each (median of
-    // `a.runs` runs, printed as two more rows of the table above). Goal: >= 500,000/s.
-    // ---------------------------------------------------------------------------------
-    println!("Analytics::track (1 and 2 threads): not measured yet (needs the tracker)");
+    // 3. Via Analytics::track from 1 and 2 threads: into a SQLite file (the whole path a
+    // user sees) and into a MemoryStore (the tracker's own front-end cost).
+    let events: Vec<Event> = batches
+        .iter()
+        .flatten()
+        .filter_map(|m| match m {
+            Message::Track(e) => Some(e.clone()),
+            _ => None,
+        })
+        .collect();
+    drop(batches);
+    for sqlite in [true, false] {
+        for threads in [1, 2] {
+            let mut speeds = Vec::new();
+            for run in 0..a.runs {
+                let path = dir.join(format!("track-{threads}-{run}.db"));
+                speeds.push(track_run(
+                    &events,
+                    threads,
+                    sqlite.then_some(path.as_path()),
+                )?);
+                remove_db(&path);
+            }
+            let target = if sqlite { "SQLite file" } else { "MemoryStore" };
+            line(
+                format!("Analytics::track -> {target}, {threads} thread(s)"),
+                medians(&speeds),
+            );
+        }
+    }
     Ok(())
 }
