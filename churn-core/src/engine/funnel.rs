@@ -67,9 +67,10 @@ impl From<&str> for FunnelStep {
     }
 }
 
-/// An exclusion: an attempt in which an event matching `step` happens after the
-/// attempt reached step `from_step` and before it reached step `to_step` (1-based,
-/// `from_step < to_step`) is dropped: the user leaves the funnel from that attempt.
+/// An exclusion: an attempt in which an event matching `step` happens strictly after
+/// the attempt's step `from_step` and strictly before its step `to_step` (1-based,
+/// `from_step < to_step`; when step `to_step` is not reached, up to the end of the
+/// window) is dropped: the user leaves the funnel from that attempt.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FunnelExclusion {
     /// The excluded event (and its filters).
@@ -123,13 +124,13 @@ impl fmt::Display for FunnelMode {
 ///
 /// Attempts: every event matching step 1 with a timestamp in `range` starts an attempt
 /// (unordered: every event matching any step). Only events before the end of the range
-/// count. Ties: events with equal timestamps are taken in store order (`seq`), and a
-/// step must come after the previous step's event in that order. Ordered and strict
-/// attempts advance greedily (the earliest matching event fills the next step), so an
-/// exclusion is checked against the steps actually taken; an event matching the next
-/// step fills it rather than counting as an exclusion. Strict: any event of the person
-/// that is neither the next step nor an exclusion ends the attempt. A person's level is
-/// the best attempt's; medians use the first attempt reaching that level.
+/// count. Ordered: steps need distinct events with `t1 <= t2 <= ... <= tj <= t1 + W`
+/// (equal timestamps in any store order), and each step is taken at the earliest time
+/// it can be reached; exclusions are checked between those times. Strict: each next
+/// step must be the person's very next event (store order on equal timestamps), so any
+/// other event ends the attempt. Unordered: the most steps matched to distinct events
+/// in `[t0, t0 + W]` from an event of any step at `t0`. A person's level is the best
+/// attempt's; medians use the first attempt reaching that level.
 ///
 /// In progress: a person who did not complete every step and has an attempt whose
 /// window has not closed at the end of the range (`t1 + W >= to`) is reported apart,
@@ -476,13 +477,17 @@ pub(crate) fn funnel(
                 continue;
             }
             let end = t1.saturating_add(w);
+            let mut group_start = i0;
+            while group_start > run.start && c.ts[group_start - 1] == t1 {
+                group_start -= 1;
+            }
             let open = end >= to;
             if req.mode == FunnelMode::Unordered {
                 if !steps.iter().any(|s| s.hit(view, i0)) {
                     continue;
                 }
                 let mut masks: HashMap<u64, usize> = HashMap::new();
-                for i in i0..run.end {
+                for i in group_start..run.end {
                     if c.ts[i] > end || c.ts[i] >= to {
                         break;
                     }
@@ -502,27 +507,19 @@ pub(crate) fn funnel(
             if !steps[0].hit(view, i0) {
                 continue;
             }
-            let mut level = 1;
-            let mut times = vec![t1];
-            let mut dropped = false;
-            for i in i0 + 1..run.end {
-                let ts = c.ts[i];
-                if level == k || ts > end || ts >= to {
-                    break;
+            let (level, times) = if req.mode == FunnelMode::Strict {
+                strict_chain(view, &steps, i0, run.end, end.min(to - 1))
+            } else {
+                ordered_chain(view, &steps, i0, group_start, run.end, end.min(to - 1))
+            };
+            let dropped = excl.iter().any(|(m, a, b)| {
+                if *a > level {
+                    return false;
                 }
-                if steps[level].hit(view, i) {
-                    level += 1;
-                    times.push(ts);
-                    continue;
-                }
-                if excl.iter().any(|(m, a, b)| level >= *a && level < *b && m.hit(view, i)) {
-                    dropped = true;
-                    break;
-                }
-                if req.mode == FunnelMode::Strict {
-                    break;
-                }
-            }
+                let lo = times[a - 1];
+                let hi = if *b <= level { times[b - 1] - 1 } else { end.min(to - 1) };
+                run.clone().any(|i| c.ts[i] > lo && c.ts[i] <= hi && m.hit(view, i))
+            });
             if !dropped {
                 attempts.push(Attempt { level, times, open, group: group_of(view, i0) });
             }
@@ -563,6 +560,81 @@ pub(crate) fn funnel(
     });
     report.breakdown = bd;
     Ok(report)
+}
+
+/// Ordered: the longest chain from the step-1 event `i0`, every step at the earliest
+/// time it can be reached (events with equal timestamps are matched as a group, any
+/// order). Events after `last` (ms) are out of the window.
+fn ordered_chain(
+    view: &View,
+    steps: &[Matcher],
+    i0: usize,
+    from: usize,
+    end: usize,
+    last: i64,
+) -> (usize, Vec<i64>) {
+    let c = &view.cols;
+    let k = steps.len();
+    let mut times = vec![c.ts[i0]];
+    let mut i = from;
+    while i < end && times.len() < k && c.ts[i] <= last {
+        let ts = c.ts[i];
+        let mut g = i;
+        while g < end && c.ts[g] == ts {
+            g += 1;
+        }
+        let group: Vec<usize> = (i..g).filter(|&x| x != i0).collect();
+        // Add steps one at a time while a matching of them to distinct events exists.
+        let mut owner: Vec<Option<usize>> = vec![None; group.len()];
+        let base = times.len();
+        for s in base..k {
+            let mut seen = vec![false; group.len()];
+            if !augment(s, steps, view, &group, &mut owner, &mut seen) {
+                break;
+            }
+            times.push(ts);
+        }
+        i = g;
+    }
+    let level = times.len();
+    (level, times)
+}
+
+fn augment(
+    s: usize,
+    steps: &[Matcher],
+    view: &View,
+    group: &[usize],
+    owner: &mut [Option<usize>],
+    seen: &mut [bool],
+) -> bool {
+    for j in 0..group.len() {
+        if !seen[j] && steps[s].hit(view, group[j]) {
+            seen[j] = true;
+            let free = match owner[j] {
+                None => true,
+                Some(o) => augment(o, steps, view, group, owner, seen),
+            };
+            if free {
+                owner[j] = Some(s);
+                return true;
+            }
+        }
+    }
+    false
+}
+
+/// Strict: each next step must be the person's very next event (store order on ties).
+fn strict_chain(view: &View, steps: &[Matcher], i0: usize, end: usize, last: i64) -> (usize, Vec<i64>) {
+    let c = &view.cols;
+    let mut times = vec![c.ts[i0]];
+    let mut i = i0 + 1;
+    while i < end && times.len() < steps.len() && c.ts[i] <= last && steps[times.len()].hit(view, i) {
+        times.push(c.ts[i]);
+        i += 1;
+    }
+    let level = times.len();
+    (level, times)
 }
 
 fn lower_median(mut v: Vec<i64>) -> Option<i64> {
