@@ -20,7 +20,9 @@ fn t0() -> i64 {
 }
 
 fn b(name: &str, user: &str, ms: i64) -> EventBuilder {
-    Event::track(name).user_id(user).timestamp(Timestamp::from_millis(t0() + ms))
+    Event::track(name)
+        .user_id(user)
+        .timestamp(Timestamp::from_millis(t0() + ms))
 }
 
 fn ev(name: &str, user: &str, ms: i64) -> Event {
@@ -53,7 +55,9 @@ fn a_step_exactly_at_the_window_end_is_included() {
         ev("purchase", "b", w + 1),
         ev("login", "z", 30 * DAY),
     ]);
-    let r = e.funnel(&FunnelRequest::new(["signup", "purchase"])).unwrap();
+    let r = e
+        .funnel(&FunnelRequest::new(["signup", "purchase"]))
+        .unwrap();
     assert_eq!(users(&r), [2, 1]);
     assert_eq!(r.steps[0].dropped_users, ["b"]);
     assert_eq!(r.steps[1].median_time_from_previous_ms, Some(w));
@@ -94,24 +98,38 @@ fn unordered_counts_steps_in_any_order_and_ties_follow_the_definition() {
     assert_eq!(users(&any), [2, 2]);
     assert_eq!(any.steps[1].event, "any 2 of 2 steps");
     // Strict follows store order: b's purchase comes before the signup.
-    assert_eq!(users(&e.funnel(&req.mode(FunnelMode::Strict)).unwrap()), [2, 0]);
+    assert_eq!(
+        users(&e.funnel(&req.mode(FunnelMode::Strict)).unwrap()),
+        [2, 0]
+    );
 }
 
 #[test]
 fn a_person_merged_from_an_anonymous_id_converts_once() {
     let store = Arc::new(MemoryStore::new());
-    let anon = done(Event::track("signup").anonymous_id("anon-1").timestamp(Timestamp::from_millis(t0())));
-    store.append(DEFAULT_PROJECT, &[anon, ev("purchase", "u1", DAY)]).unwrap();
+    let anon = done(
+        Event::track("signup")
+            .anonymous_id("anon-1")
+            .timestamp(Timestamp::from_millis(t0())),
+    );
+    store
+        .append(DEFAULT_PROJECT, &[anon, ev("purchase", "u1", DAY)])
+        .unwrap();
     let e = Engine::load(store.clone(), DEFAULT_PROJECT).unwrap();
     let req = FunnelRequest::new(["signup", "purchase"]);
     assert_eq!(users(&e.funnel(&req).unwrap()), [1, 0]);
     let link = Identify::user("u1").anonymous_id("anon-1").build().unwrap();
-    store.apply(DEFAULT_PROJECT, &[Message::Identify(link)]).unwrap();
+    store
+        .apply(DEFAULT_PROJECT, &[Message::Identify(link)])
+        .unwrap();
     e.refresh().unwrap();
     let r = e.funnel(&req).unwrap();
     assert_eq!(users(&r), [1, 1]);
     let p = e.user_profile(&ProfileRequest::new("anon-1")).unwrap();
-    assert_eq!((p.user_id.as_str(), p.ids.clone()), ("u1", vec!["anon-1".to_string(), "u1".into()]));
+    assert_eq!(
+        (p.user_id.as_str(), p.ids.clone()),
+        ("u1", vec!["anon-1".to_string(), "u1".into()])
+    );
 }
 
 #[test]
@@ -121,14 +139,24 @@ fn an_open_window_at_the_range_end_is_in_progress_not_dropped() {
         ev("signup", "new", 9 * DAY),
         ev("login", "z", 12 * DAY),
     ]);
-    let range = TimeRange::new(Timestamp::from_millis(t0()), Timestamp::from_millis(t0() + 14 * DAY));
-    let r = e.funnel(&FunnelRequest::new(["signup", "purchase"]).range(range)).unwrap();
+    let range = TimeRange::new(
+        Timestamp::from_millis(t0()),
+        Timestamp::from_millis(t0() + 14 * DAY),
+    );
+    let r = e
+        .funnel(&FunnelRequest::new(["signup", "purchase"]).range(range))
+        .unwrap();
     assert_eq!((r.entered, r.in_progress), (2, 1));
     assert_eq!(r.steps[0].dropped_users, ["old"]);
     assert_eq!(r.steps[0].in_progress_users, ["new"]);
     // A window ending exactly at the last included millisecond is closed.
-    let range = TimeRange::new(Timestamp::from_millis(t0()), Timestamp::from_millis(t0() + 7 * DAY + 1));
-    let r = e.funnel(&FunnelRequest::new(["signup", "purchase"]).range(range)).unwrap();
+    let range = TimeRange::new(
+        Timestamp::from_millis(t0()),
+        Timestamp::from_millis(t0() + 7 * DAY + 1),
+    );
+    let r = e
+        .funnel(&FunnelRequest::new(["signup", "purchase"]).range(range))
+        .unwrap();
     assert_eq!((r.in_progress, r.steps[0].dropped), (0, 1));
 }
 
@@ -150,7 +178,9 @@ fn an_exclusion_drops_the_attempt_not_the_person() {
     assert_eq!(r.steps[1].median_time_from_previous_ms, Some(MIN));
     let bad = FunnelRequest::new(["signup", "purchase"]).exclude("cancel", 2, 2);
     assert!(e.funnel(&bad).is_err());
-    let bad = FunnelRequest::new(["signup", "purchase"]).exclude("cancel", 1, 2).mode(FunnelMode::Unordered);
+    let bad = FunnelRequest::new(["signup", "purchase"])
+        .exclude("cancel", 1, 2)
+        .mode(FunnelMode::Unordered);
     assert!(e.funnel(&bad).is_err());
 }
 
@@ -176,7 +206,10 @@ fn filters_and_breakdown_read_properties_and_follow_refresh() {
         .collect();
     assert_eq!(plans, [("free", vec![1, 0]), ("pro", vec![1, 1])]);
     store
-        .append(DEFAULT_PROJECT, &[done(b("purchase", "b", 2 * MIN).number("amount", 20.0))])
+        .append(
+            DEFAULT_PROJECT,
+            &[done(b("purchase", "b", 2 * MIN).number("amount", 20.0))],
+        )
         .unwrap();
     e.refresh().unwrap();
     assert_eq!(users(&e.funnel(&req).unwrap()), [2, 2]);
@@ -187,17 +220,33 @@ fn paths_fold_the_tail_into_other() {
     let mut evs = Vec::new();
     for (u, next) in [("a", "/x"), ("b", "/x"), ("c", "/y"), ("d", "/z")] {
         evs.push(ev("signup", u, 0));
-        let mut p = Event::page(next).user_id(u).timestamp(Timestamp::from_millis(t0() + MIN));
-        p = p.context(churn_core::event::Context { path: Some(next.into()), ..Default::default() });
+        let mut p = Event::page(next)
+            .user_id(u)
+            .timestamp(Timestamp::from_millis(t0() + MIN));
+        p = p.context(churn_core::event::Context {
+            path: Some(next.into()),
+            ..Default::default()
+        });
         evs.push(done(p));
     }
     evs.push(ev("login", "a", -MIN));
     let (_, e) = engine(&evs);
-    let r = e.paths(&PathsRequest::new("signup").depth(2).top(2)).unwrap();
-    let nodes: Vec<(usize, &str, u64)> = r.nodes.iter().map(|n| (n.step, n.label.as_str(), n.users)).collect();
-    assert_eq!(nodes, [(0, "signup", 4), (1, "/x", 2), (1, "/y", 1), (1, OTHER, 1)]);
+    let r = e
+        .paths(&PathsRequest::new("signup").depth(2).top(2))
+        .unwrap();
+    let nodes: Vec<(usize, &str, u64)> = r
+        .nodes
+        .iter()
+        .map(|n| (n.step, n.label.as_str(), n.users))
+        .collect();
+    assert_eq!(
+        nodes,
+        [(0, "signup", 4), (1, "/x", 2), (1, "/y", 1), (1, OTHER, 1)]
+    );
     assert_eq!(r.edges.len(), 3);
-    let prev = e.paths(&PathsRequest::new("signup").direction(PathDirection::Previous)).unwrap();
+    let prev = e
+        .paths(&PathsRequest::new("signup").direction(PathDirection::Previous))
+        .unwrap();
     assert_eq!(prev.nodes.len(), 2);
     assert_eq!((prev.edges[0].source, prev.edges[0].target), (1, 0)); // login -> signup
 }
@@ -224,14 +273,21 @@ fn profile_metrics_by_hand() {
         ev("login", "u", day(45)),
     ]);
     let traits = Identify::user("u").trait_("plan", "pro").build().unwrap();
-    store.apply(DEFAULT_PROJECT, &[Message::Identify(traits)]).unwrap();
+    store
+        .apply(DEFAULT_PROJECT, &[Message::Identify(traits)])
+        .unwrap();
     let as_of = Timestamp::from_millis(t0() + day(49));
-    let p = e.user_profile(&ProfileRequest::new("u").as_of(as_of)).unwrap();
+    let p = e
+        .user_profile(&ProfileRequest::new("u").as_of(as_of))
+        .unwrap();
     assert_eq!(p.traits.as_ref().unwrap()["plan"], "pro");
     assert_eq!(p.logins, 3);
     assert_eq!(p.logins_per_week, Some(3.0 / 7.0));
     assert_eq!(p.tenure_days, Some(49.0));
-    assert_eq!((p.features[0].feature.as_str(), p.features[0].count), ("export", 2));
+    assert_eq!(
+        (p.features[0].feature.as_str(), p.features[0].count),
+        ("export", 2)
+    );
     assert_eq!((p.tickets.opened, p.tickets.open), (2, 1));
     assert_eq!(p.tickets.mean_resolution_ms, Some((DAY + 7_200_000) as f64));
     assert_eq!(p.email_open_rate, Some(0.5));
@@ -260,14 +316,29 @@ fn segments_restrict_every_analysis() {
     let store: &dyn Store = store.as_ref();
     let only_a = SegmentRef::Expr(SegmentExpr::parse("did(login, >= 2)").unwrap());
     let all = e.active_users(&ActiveUsersRequest::new()).unwrap();
-    let seg = e.active_users(&ActiveUsersRequest::new().segment(only_a.clone())).unwrap();
+    let seg = e
+        .active_users(&ActiveUsersRequest::new().segment(only_a.clone()))
+        .unwrap();
     assert_eq!((all.total_users, seg.total_users), (2, 1));
-    e.segments().create("buyers", SegmentExpr::parse("metric.purchases >= 1").unwrap(), "").unwrap();
-    let f = e.funnel(&FunnelRequest::new(["signup", "purchase"]).segment("buyers")).unwrap();
+    e.segments()
+        .create(
+            "buyers",
+            SegmentExpr::parse("metric.purchases >= 1").unwrap(),
+            "",
+        )
+        .unwrap();
+    let f = e
+        .funnel(&FunnelRequest::new(["signup", "purchase"]).segment("buyers"))
+        .unwrap();
     assert_eq!(users(&f), [1, 1]);
-    let f = e.funnel(&FunnelRequest::new(["signup", "purchase"]).segment(only_a)).unwrap();
+    let f = e
+        .funnel(&FunnelRequest::new(["signup", "purchase"]).segment(only_a))
+        .unwrap();
     assert_eq!(users(&f), [0, 0]);
-    assert!(store.get_object(DEFAULT_PROJECT, "segments", "buyers").unwrap().is_some());
+    assert!(store
+        .get_object(DEFAULT_PROJECT, "segments", "buyers")
+        .unwrap()
+        .is_some());
     let missing = e.active_users(&ActiveUsersRequest::new().segment("nope"));
     assert_eq!(missing.unwrap_err().code(), "ERR_NOT_FOUND");
     let json: SegmentRef = serde_json::from_str(r#"{"not": {"did": {"event": "login"}}}"#).unwrap();

@@ -7,8 +7,8 @@ mod engine_support;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use churn_core::engine::{
-    CmpOp, Engine, FunnelMode, FunnelRequest, FunnelStep, PathDirection, PathsRequest,
-    SegmentExpr, SegmentRef, OTHER,
+    CmpOp, Engine, FunnelMode, FunnelRequest, FunnelStep, PathDirection, PathsRequest, SegmentExpr,
+    SegmentRef, OTHER,
 };
 use churn_core::event::{Identify, Limits, Message};
 use churn_core::store::{Store, DEFAULT_PROJECT};
@@ -26,7 +26,9 @@ struct RStep {
 }
 
 fn hit(s: &RStep, e: &NEv) -> bool {
-    e.name == s.event && s.min_amount.is_none_or(|m| e.amount.is_some_and(|a| a >= m))
+    e.name == s.event
+        && s.min_amount
+            .is_none_or(|m| e.amount.is_some_and(|a| a >= m))
 }
 
 #[derive(Debug, Clone)]
@@ -40,7 +42,13 @@ struct FCase {
 
 fn rstep() -> impl Strategy<Value = RStep> {
     (
-        prop::sample::select(vec!["login", "feature_used", "purchase", "page_view", "signup"]),
+        prop::sample::select(vec![
+            "login",
+            "feature_used",
+            "purchase",
+            "page_view",
+            "signup",
+        ]),
         prop::option::weighted(0.3, 1u8..30),
     )
         .prop_map(|(event, m)| RStep {
@@ -83,6 +91,8 @@ fn to_step(s: &RStep) -> FunnelStep {
 
 /// One attempt restated: (level, step times, window open at the range end).
 type RAttempt = (usize, Vec<i64>, bool);
+/// Outcome per person id.
+type Outcomes = BTreeMap<String, RAttempt>;
 
 /// Best chain from `evs[i0]` in ordered mode: every chain of distinct events with
 /// non-decreasing times inside the window is enumerated; the level is the longest and
@@ -156,9 +166,9 @@ fn funnel_ref(
     c: &FCase,
     from: i64,
     to: i64,
-) -> (BTreeMap<String, (usize, Vec<i64>, bool)>, BTreeMap<String, BTreeMap<String, (usize, Vec<i64>, bool)>>) {
+) -> (Outcomes, BTreeMap<String, Outcomes>) {
     let mut all = BTreeMap::new();
-    let mut by_value: BTreeMap<String, BTreeMap<String, (usize, Vec<i64>, bool)>> = BTreeMap::new();
+    let mut by_value: BTreeMap<String, Outcomes> = BTreeMap::new();
     for g in by_person(evs) {
         let mut attempts: Vec<(RAttempt, String)> = Vec::new();
         for (i0, e) in g.iter().enumerate() {
@@ -173,8 +183,11 @@ fn funnel_ref(
                     if !c.steps.iter().any(|s| hit(s, e)) {
                         continue;
                     }
-                    let window: Vec<&NEv> =
-                        g.iter().copied().filter(|x| x.ts >= e.ts && x.ts <= last).collect();
+                    let window: Vec<&NEv> = g
+                        .iter()
+                        .copied()
+                        .filter(|x| x.ts >= e.ts && x.ts <= last)
+                        .collect();
                     (unordered_ref(&window, &c.steps), vec![])
                 }
                 m => {
@@ -210,8 +223,17 @@ fn funnel_ref(
         }
         let values: BTreeSet<&String> = attempts.iter().map(|a| &a.1).collect();
         for v in values {
-            if let Some(o) = combine(attempts.iter().filter(|a| &a.1 == v).map(|a| &a.0).collect()) {
-                by_value.entry(v.clone()).or_default().insert(person.clone(), o);
+            if let Some(o) = combine(
+                attempts
+                    .iter()
+                    .filter(|a| &a.1 == v)
+                    .map(|a| &a.0)
+                    .collect(),
+            ) {
+                by_value
+                    .entry(v.clone())
+                    .or_default()
+                    .insert(person.clone(), o);
             }
         }
     }
@@ -225,7 +247,7 @@ fn lower_median(mut v: Vec<i64>) -> Option<i64> {
 
 fn check_rows(
     rows: &[churn_core::engine::FunnelStepReport],
-    outs: &BTreeMap<String, (usize, Vec<i64>, bool)>,
+    outs: &Outcomes,
     k: usize,
     timed: bool,
 ) {
@@ -254,7 +276,11 @@ fn check_rows(
 }
 
 fn check_funnel(engine: &Engine, evs: &[NEv], r: (Option<i64>, Option<i64>), c: &FCase) {
-    let mode = [FunnelMode::Ordered, FunnelMode::Strict, FunnelMode::Unordered][c.mode as usize];
+    let mode = [
+        FunnelMode::Ordered,
+        FunnelMode::Strict,
+        FunnelMode::Unordered,
+    ][c.mode as usize];
     let mut req = FunnelRequest::new(c.steps.iter().map(to_step))
         .range(time_range(r))
         .window_ms(c.window)
@@ -295,12 +321,26 @@ fn label(e: &NEv) -> String {
     }
 }
 
-type Graph = (BTreeSet<(usize, String, u64)>, BTreeSet<(usize, String, usize, String, u64)>);
+type Graph = (
+    BTreeSet<(usize, String, u64)>,
+    BTreeSet<(usize, String, usize, String, u64)>,
+);
 
-fn paths_ref(evs: &[NEv], anchor: &str, next: bool, depth: usize, top: usize, from: i64, to: i64) -> (u64, Graph) {
+fn paths_ref(
+    evs: &[NEv],
+    anchor: &str,
+    next: bool,
+    depth: usize,
+    top: usize,
+    from: i64,
+    to: i64,
+) -> (u64, Graph) {
     let mut seqs: Vec<Vec<String>> = Vec::new();
     for g in by_person(evs) {
-        let Some(i0) = g.iter().position(|e| e.name == anchor && e.ts >= from && e.ts < to) else {
+        let Some(i0) = g
+            .iter()
+            .position(|e| e.name == anchor && e.ts >= from && e.ts < to)
+        else {
             continue;
         };
         let side: Vec<&NEv> = if next {
@@ -308,7 +348,13 @@ fn paths_ref(evs: &[NEv], anchor: &str, next: bool, depth: usize, top: usize, fr
         } else {
             g[..i0].iter().rev().copied().collect()
         };
-        seqs.push(side.into_iter().filter(|e| interactive(e)).take(depth).map(label).collect());
+        seqs.push(
+            side.into_iter()
+                .filter(|e| interactive(e))
+                .take(depth)
+                .map(label)
+                .collect(),
+        );
     }
     let anchors = seqs.len() as u64;
     for d in 0..depth {
@@ -350,17 +396,35 @@ fn paths_ref(evs: &[NEv], anchor: &str, next: bool, depth: usize, top: usize, fr
         anchors,
         (
             nodes.into_iter().map(|((s, l), n)| (s, l, n)).collect(),
-            edges.into_iter().map(|((a, b, c, d), n)| (a, b, c, d, n)).collect(),
+            edges
+                .into_iter()
+                .map(|((a, b, c, d), n)| (a, b, c, d, n))
+                .collect(),
         ),
     )
 }
 
-fn check_paths(engine: &Engine, evs: &[NEv], r: (Option<i64>, Option<i64>), p: (usize, bool, usize, usize)) {
+fn check_paths(
+    engine: &Engine,
+    evs: &[NEv],
+    r: (Option<i64>, Option<i64>),
+    p: (usize, bool, usize, usize),
+) {
     let (anchor, next, depth, top) = p;
     let anchor = NAMES[anchor % NAMES.len()];
-    let dir = if next { PathDirection::Next } else { PathDirection::Previous };
+    let dir = if next {
+        PathDirection::Next
+    } else {
+        PathDirection::Previous
+    };
     let rep = engine
-        .paths(&PathsRequest::new(anchor).range(time_range(r)).direction(dir).depth(depth).top(top))
+        .paths(
+            &PathsRequest::new(anchor)
+                .range(time_range(r))
+                .direction(dir)
+                .depth(depth)
+                .top(top),
+        )
         .unwrap();
     let Some((from, to)) = resolve(evs, r) else {
         assert_eq!(rep.anchors, 0);
@@ -368,13 +432,25 @@ fn check_paths(engine: &Engine, evs: &[NEv], r: (Option<i64>, Option<i64>), p: (
     };
     let (anchors, (nodes, edges)) = paths_ref(evs, anchor, next, depth, top, from, to);
     assert_eq!(rep.anchors, anchors);
-    let got_nodes: BTreeSet<_> = rep.nodes.iter().map(|n| (n.step, n.label.clone(), n.users)).collect();
+    let got_nodes: BTreeSet<_> = rep
+        .nodes
+        .iter()
+        .map(|n| (n.step, n.label.clone(), n.users))
+        .collect();
     assert_eq!(got_nodes, nodes);
     let n = |id: usize| (rep.nodes[id].step, rep.nodes[id].label.clone());
     let got_edges: BTreeSet<_> = rep
         .edges
         .iter()
-        .map(|e| (n(e.source).0, n(e.source).1, n(e.target).0, n(e.target).1, e.users))
+        .map(|e| {
+            (
+                n(e.source).0,
+                n(e.source).1,
+                n(e.target).0,
+                n(e.target).1,
+                e.users,
+            )
+        })
         .collect();
     assert_eq!(got_edges, edges);
 }
@@ -384,19 +460,39 @@ fn check_paths(engine: &Engine, evs: &[NEv], r: (Option<i64>, Option<i64>), p: (
 fn leaf() -> impl Strategy<Value = SegmentExpr> {
     let op = prop::sample::select(vec!["=", "!=", "<", "<=", ">", ">="]);
     prop_oneof![
-        (prop::sample::select(vec!["plan", "age"]), op.clone(), 0u8..4).prop_map(|(k, op, v)| {
-            let value = if k == "plan" { format!("\"{}\"", ["free", "pro", "team", "x"][v as usize]) } else { (v * 10).to_string() };
-            SegmentExpr::parse(&format!("trait.{k} {op} {value}")).unwrap()
-        }),
+        (
+            prop::sample::select(vec!["plan", "age"]),
+            op.clone(),
+            0u8..4
+        )
+            .prop_map(|(k, op, v)| {
+                let value = if k == "plan" {
+                    format!("\"{}\"", ["free", "pro", "team", "x"][v as usize])
+                } else {
+                    (v * 10).to_string()
+                };
+                SegmentExpr::parse(&format!("trait.{k} {op} {value}")).unwrap()
+            }),
         (
             prop::sample::select(vec![
-                "events_7d", "events_30d", "events_total", "active_days_7d", "active_days_30d",
-                "revenue", "purchases", "last_seen_days", "first_seen_days"
+                "events_7d",
+                "events_30d",
+                "events_total",
+                "active_days_7d",
+                "active_days_30d",
+                "revenue",
+                "purchases",
+                "last_seen_days",
+                "first_seen_days"
             ]),
             op.clone(),
             0u8..12
         )
-            .prop_map(|(m, op, v)| SegmentExpr::parse(&format!("metric.{m} {op} {}", f64::from(v) / 2.0)).unwrap()),
+            .prop_map(|(m, op, v)| SegmentExpr::parse(&format!(
+                "metric.{m} {op} {}",
+                f64::from(v) / 2.0
+            ))
+            .unwrap()),
         (0..NAMES.len(), op, 0u8..4, prop::option::of(1u8..20)).prop_map(|(n, op, c, d)| {
             let days = d.map_or(String::new(), |d| format!(", {}h", u32::from(d) * 12));
             SegmentExpr::parse(&format!("did({}, {op} {c}{days})", NAMES[n])).unwrap()
@@ -418,7 +514,9 @@ fn cmp(op: CmpOp, a: Option<&Value>, b: &Value) -> bool {
     // Restated: numbers numerically, strings lexicographically, missing only for `!=`.
     let Some(a) = a else { return op == CmpOp::Ne };
     let ord = match (a, b) {
-        (Value::Number(x), Value::Number(y)) => x.as_f64().unwrap().partial_cmp(&y.as_f64().unwrap()),
+        (Value::Number(x), Value::Number(y)) => {
+            x.as_f64().unwrap().partial_cmp(&y.as_f64().unwrap())
+        }
         (Value::String(x), Value::String(y)) => Some(x.cmp(y)),
         _ => None,
     };
@@ -433,10 +531,24 @@ fn cmp(op: CmpOp, a: Option<&Value>, b: &Value) -> bool {
     }
 }
 
-fn eval_ref(e: &SegmentExpr, g: &[&NEv], traits: Option<&churn_core::event::Properties>, t: i64) -> bool {
+fn eval_ref(
+    e: &SegmentExpr,
+    g: &[&NEv],
+    traits: Option<&churn_core::event::Properties>,
+    t: i64,
+) -> bool {
     let act: Vec<&&NEv> = g.iter().filter(|e| interactive(e) && e.ts < t).collect();
-    let days = |w: i64| act.iter().filter(|e| e.ts >= t - w).map(|e| date(e.ts)).collect::<BTreeSet<_>>().len() as f64;
-    let rev: Vec<&&NEv> = g.iter().filter(|e| (e.name == "purchase" || e.name == "payment_completed") && e.ts < t).collect();
+    let days = |w: i64| {
+        act.iter()
+            .filter(|e| e.ts >= t - w)
+            .map(|e| date(e.ts))
+            .collect::<BTreeSet<_>>()
+            .len() as f64
+    };
+    let rev: Vec<&&NEv> = g
+        .iter()
+        .filter(|e| (e.name == "purchase" || e.name == "payment_completed") && e.ts < t)
+        .collect();
     match e {
         SegmentExpr::And(v) => v.iter().all(|x| eval_ref(x, g, traits, t)),
         SegmentExpr::Or(v) => v.iter().any(|x| eval_ref(x, g, traits, t)),
@@ -458,8 +570,13 @@ fn eval_ref(e: &SegmentExpr, g: &[&NEv], traits: Option<&churn_core::event::Prop
             v.is_some_and(|v| cmp(m.op, Some(&json!(v)), &json!(m.value)))
         }
         SegmentExpr::Did(d) => {
-            let lo = d.days.map_or(i64::MIN, |x| t - (x * DAY as f64).round() as i64);
-            let n = g.iter().filter(|e| e.name == d.event && e.ts >= lo && e.ts < t).count();
+            let lo = d
+                .days
+                .map_or(i64::MIN, |x| t - (x * DAY as f64).round() as i64);
+            let n = g
+                .iter()
+                .filter(|e| e.name == d.event && e.ts >= lo && e.ts < t)
+                .count();
             cmp(d.op, Some(&json!(n)), &json!(d.count))
         }
     }
@@ -477,7 +594,10 @@ fn add_traits(store: &dyn Store, plans: &[u8]) {
                 b = b.trait_("plan", ["free", "pro", "team"][p as usize]);
             }
             b = b.trait_("age", i64::from(p) * 10 + 5);
-            Message::Identify(b.build_at(Timestamp::from_ymd(2030, 1, 1).unwrap(), &Limits::default()).unwrap())
+            Message::Identify(
+                b.build_at(Timestamp::from_ymd(2030, 1, 1).unwrap(), &Limits::default())
+                    .unwrap(),
+            )
         })
         .collect();
     store.apply(DEFAULT_PROJECT, &msgs).unwrap();
@@ -488,7 +608,10 @@ fn check_segment(engine: &Engine, store: &dyn Store, evs: &[NEv], e: &SegmentExp
     let want: Vec<String> = by_person(evs)
         .iter()
         .filter(|g| {
-            let traits = store.user(DEFAULT_PROJECT, &g[0].person).unwrap().map(|u| u.traits);
+            let traits = store
+                .user(DEFAULT_PROJECT, &g[0].person)
+                .unwrap()
+                .map(|u| u.traits);
             eval_ref(e, g, traits.as_ref(), t)
         })
         .map(|g| g[0].person.clone())
@@ -496,7 +619,11 @@ fn check_segment(engine: &Engine, store: &dyn Store, evs: &[NEv], e: &SegmentExp
     let via_json: SegmentExpr = serde_json::from_value(serde_json::to_value(e).unwrap()).unwrap();
     let via_text = SegmentExpr::parse(&e.to_string()).unwrap();
     // The text form is canonical (one-element lists print as their element).
-    assert_eq!(SegmentExpr::parse(&via_text.to_string()).unwrap(), via_text, "text form {e}");
+    assert_eq!(
+        SegmentExpr::parse(&via_text.to_string()).unwrap(),
+        via_text,
+        "text form {e}"
+    );
     for x in [via_json, via_text] {
         let mut got = engine.segment_members(&SegmentRef::Expr(x)).unwrap();
         got.sort();

@@ -78,7 +78,10 @@ pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
         }
     }
     let numeric = |s: &str| {
-        s.chars().next().is_some_and(|c| c.is_ascii_digit() || c == '-') || s == "-"
+        s.chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_digit() || c == '-')
+            || s == "-"
     };
     let line = |cells: Vec<&str>| {
         let mut out = String::new();
@@ -141,7 +144,10 @@ mod tests {
 
     #[test]
     fn formatting() {
-        let t = table(&["a", "n"], &[vec!["x".into(), "10".into()], vec!["yy".into(), "7".into()]]);
+        let t = table(
+            &["a", "n"],
+            &[vec!["x".into(), "10".into()], vec!["yy".into(), "7".into()]],
+        );
         assert_eq!(t, "a   n\n------\nx   10\nyy   7\n");
         assert_eq!(pct(Some(0.5)), "50.0%");
         assert_eq!(dur(Some(90_000.0)), "1m 30s");

@@ -201,7 +201,12 @@ impl FunnelRequest {
         self
     }
     /// Add an exclusion between steps `from_step` and `to_step` (1-based).
-    pub fn exclude(mut self, step: impl Into<FunnelStep>, from_step: usize, to_step: usize) -> Self {
+    pub fn exclude(
+        mut self,
+        step: impl Into<FunnelStep>,
+        from_step: usize,
+        to_step: usize,
+    ) -> Self {
         self.exclusions.push(FunnelExclusion {
             step: step.into(),
             from_step,
@@ -228,24 +233,37 @@ impl FunnelRequest {
     fn validate(&self) -> Result<()> {
         let k = self.steps.len();
         if k == 0 || k > MAX_FUNNEL_STEPS {
-            return Err(Error::invalid("steps", format!("give 1 to {MAX_FUNNEL_STEPS} steps")));
+            return Err(Error::invalid(
+                "steps",
+                format!("give 1 to {MAX_FUNNEL_STEPS} steps"),
+            ));
         }
         if self.window_ms <= 0 {
             return Err(Error::invalid("window_ms", "must be greater than 0"));
         }
-        for s in self.steps.iter().chain(self.exclusions.iter().map(|x| &x.step)) {
+        for s in self
+            .steps
+            .iter()
+            .chain(self.exclusions.iter().map(|x| &x.step))
+        {
             if s.event.is_empty() {
                 return Err(Error::invalid("steps", "empty event name"));
             }
         }
         if self.mode == FunnelMode::Unordered && !self.exclusions.is_empty() {
-            return Err(Error::invalid("exclusions", "exclusions need ordered or strict mode"));
+            return Err(Error::invalid(
+                "exclusions",
+                "exclusions need ordered or strict mode",
+            ));
         }
         for x in &self.exclusions {
             if x.from_step < 1 || x.from_step >= x.to_step || x.to_step > k {
                 return Err(Error::invalid(
                     "exclusions",
-                    format!("between steps {} and {}: need 1 <= from < to <= {k}", x.from_step, x.to_step),
+                    format!(
+                        "between steps {} and {}: need 1 <= from < to <= {k}",
+                        x.from_step, x.to_step
+                    ),
                 ));
             }
         }
@@ -255,7 +273,11 @@ impl FunnelRequest {
     /// The (event, property) pairs the request reads.
     pub(crate) fn wanted_props(&self) -> Vec<(String, String)> {
         let mut out = Vec::new();
-        for s in self.steps.iter().chain(self.exclusions.iter().map(|x| &x.step)) {
+        for s in self
+            .steps
+            .iter()
+            .chain(self.exclusions.iter().map(|x| &x.step))
+        {
             for f in &s.filters {
                 out.push((s.event.clone(), f.key.clone()));
             }
@@ -341,10 +363,13 @@ pub struct FunnelReport {
     pub breakdown: Vec<FunnelBreakdown>,
 }
 
+/// A filter resolved: operator, value, the property's values by seq.
+type Filter<'a> = (CmpOp, &'a Value, Option<&'a HashMap<u64, Value>>);
+
 /// A step resolved against the view.
 struct Matcher<'a> {
     name: u32,
-    filters: Vec<(CmpOp, &'a Value, Option<&'a HashMap<u64, Value>>)>,
+    filters: Vec<Filter<'a>>,
 }
 
 impl<'a> Matcher<'a> {
@@ -360,9 +385,10 @@ impl<'a> Matcher<'a> {
     }
     fn hit(&self, view: &View, i: usize) -> bool {
         view.cols.name[i] == self.name
-            && self.filters.iter().all(|(op, v, m)| {
-                op.matches(m.and_then(|m| m.get(&view.cols.seq[i])), v)
-            })
+            && self
+                .filters
+                .iter()
+                .all(|(op, v, m)| op.matches(m.and_then(|m| m.get(&view.cols.seq[i])), v))
     }
 }
 
@@ -382,10 +408,13 @@ struct Outcome {
 }
 
 fn combine(attempts: &[&Attempt]) -> Option<Outcome> {
-    let best = attempts.iter().copied().fold(None::<&Attempt>, |b, a| match b {
-        Some(b) if b.level >= a.level => Some(b),
-        _ => Some(a),
-    })?;
+    let best = attempts
+        .iter()
+        .copied()
+        .fold(None::<&Attempt>, |b, a| match b {
+            Some(b) if b.level >= a.level => Some(b),
+            _ => Some(a),
+        })?;
     Some(Outcome {
         level: best.level,
         times: best.times.clone(),
@@ -438,7 +467,11 @@ pub(crate) fn funnel(
         breakdown: Vec::new(),
     };
     let (from, to) = resolved.unwrap_or((0, 0));
-    let steps: Vec<Matcher> = req.steps.iter().map(|s| Matcher::new(view, s, props)).collect();
+    let steps: Vec<Matcher> = req
+        .steps
+        .iter()
+        .map(|s| Matcher::new(view, s, props))
+        .collect();
     let excl: Vec<(Matcher, usize, usize)> = req
         .exclusions
         .iter()
@@ -453,10 +486,13 @@ pub(crate) fn funnel(
         let v = props
             .values(ev, key)
             .and_then(|m| m.get(&view.cols.seq[i]))
-            .map_or_else(|| "(none)".to_string(), |v| match v {
-                Value::String(s) => s.clone(),
-                v => v.to_string(),
-            });
+            .map_or_else(
+                || "(none)".to_string(),
+                |v| match v {
+                    Value::String(s) => s.clone(),
+                    v => v.to_string(),
+                },
+            );
         *group_ids.entry(v.clone()).or_insert_with(|| {
             groups.push(v);
             (groups.len() - 1) as u32
@@ -501,7 +537,12 @@ pub(crate) fn funnel(
                     }
                 }
                 let level = matching(k, &masks);
-                attempts.push(Attempt { level, times: Vec::new(), open, group: group_of(view, i0) });
+                attempts.push(Attempt {
+                    level,
+                    times: Vec::new(),
+                    open,
+                    group: group_of(view, i0),
+                });
                 continue;
             }
             if !steps[0].hit(view, i0) {
@@ -517,11 +558,21 @@ pub(crate) fn funnel(
                     return false;
                 }
                 let lo = times[a - 1];
-                let hi = if *b <= level { times[b - 1] - 1 } else { end.min(to - 1) };
-                run.clone().any(|i| c.ts[i] > lo && c.ts[i] <= hi && m.hit(view, i))
+                let hi = if *b <= level {
+                    times[b - 1] - 1
+                } else {
+                    end.min(to - 1)
+                };
+                run.clone()
+                    .any(|i| c.ts[i] > lo && c.ts[i] <= hi && m.hit(view, i))
             });
             if !dropped {
-                attempts.push(Attempt { level, times, open, group: group_of(view, i0) });
+                attempts.push(Attempt {
+                    level,
+                    times,
+                    open,
+                    group: group_of(view, i0),
+                });
             }
         }
         let refs: Vec<&Attempt> = attempts.iter().collect();
@@ -546,7 +597,10 @@ pub(crate) fn funnel(
     report.steps = rows(&all);
     report.entered = report.steps.first().map_or(0, |s| s.users);
     report.converted = report.steps.last().map_or(0, |s| s.users);
-    report.in_progress = all.iter().filter(|(_, o)| o.in_progress && o.level < k).count() as u64;
+    report.in_progress = all
+        .iter()
+        .filter(|(_, o)| o.in_progress && o.level < k)
+        .count() as u64;
     let mut bd: Vec<FunnelBreakdown> = by_group
         .into_iter()
         .map(|(g, outs)| FunnelBreakdown {
@@ -625,11 +679,18 @@ fn augment(
 }
 
 /// Strict: each next step must be the person's very next event (store order on ties).
-fn strict_chain(view: &View, steps: &[Matcher], i0: usize, end: usize, last: i64) -> (usize, Vec<i64>) {
+fn strict_chain(
+    view: &View,
+    steps: &[Matcher],
+    i0: usize,
+    end: usize,
+    last: i64,
+) -> (usize, Vec<i64>) {
     let c = &view.cols;
     let mut times = vec![c.ts[i0]];
     let mut i = i0 + 1;
-    while i < end && times.len() < steps.len() && c.ts[i] <= last && steps[times.len()].hit(view, i) {
+    while i < end && times.len() < steps.len() && c.ts[i] <= last && steps[times.len()].hit(view, i)
+    {
         times.push(c.ts[i]);
         i += 1;
     }
@@ -680,15 +741,22 @@ fn step_rows(view: &View, req: &FunnelRequest, outs: &[(usize, Outcome)]) -> Vec
                     _ => req.steps[j - 1].event.clone(),
                 },
                 users: users[j - 1],
-                conversion_from_first: (users[0] > 0).then(|| users[j - 1] as f64 / users[0] as f64),
+                conversion_from_first: (users[0] > 0)
+                    .then(|| users[j - 1] as f64 / users[0] as f64),
                 conversion_from_previous: {
                     let prev = users[j.saturating_sub(2)];
                     (prev > 0).then(|| users[j - 1] as f64 / prev as f64)
                 },
                 median_time_from_previous_ms: if timed { times(j - 2) } else { None },
                 median_time_from_start_ms: if timed { times(0) } else { None },
-                dropped: outs.iter().filter(|(_, o)| at_level(o) && !o.in_progress).count() as u64,
-                in_progress: outs.iter().filter(|(_, o)| at_level(o) && o.in_progress).count() as u64,
+                dropped: outs
+                    .iter()
+                    .filter(|(_, o)| at_level(o) && !o.in_progress)
+                    .count() as u64,
+                in_progress: outs
+                    .iter()
+                    .filter(|(_, o)| at_level(o) && o.in_progress)
+                    .count() as u64,
                 dropped_users: ids(&|o| at_level(o) && !o.in_progress),
                 in_progress_users: ids(&|o| at_level(o) && o.in_progress),
             }

@@ -46,29 +46,29 @@ mod segment_expr;
 mod sessions;
 mod view;
 
+pub use active::{ActiveUsersReport, ActiveUsersRequest, DailyActive, HistogramBin, PeriodActive};
+pub use activity::{ActiveDefinition, DEFAULT_NON_INTERACTIVE};
 pub use funnel::{
     FunnelBreakdown, FunnelExclusion, FunnelMode, FunnelReport, FunnelRequest, FunnelStep,
     FunnelStepReport, PropertyFilter, MAX_FUNNEL_STEPS,
 };
 pub use paths::{PathDirection, PathEdge, PathNode, PathsReport, PathsRequest, OTHER};
+pub use period::{Period, MAX_PERIODS};
 pub use profile::{
-    BillingState, BillingStatus, FeatureCount, ProfileConfig, ProfileRequest, TicketStats, UsageTrend,
-    UserProfile,
+    BillingState, BillingStatus, FeatureCount, ProfileConfig, ProfileRequest, TicketStats,
+    UsageTrend, UserProfile,
+};
+pub use retention::{RetentionMode, RetentionReport, RetentionRequest, RetentionRow};
+pub use revenue::{
+    Conversion, Excluded, LifetimeValue, RevenuePeriod, RevenueReport, RevenueRequest,
+    RevenueTotals, SubscriptionEvents,
 };
 pub use segment::{
     validate_segment_name, SavedSegment, SegmentRef, SegmentStats, Segments, SEGMENTS_NAMESPACE,
 };
 pub use segment_expr::{
-    parse_duration_ms, CmpOp, DidCondition, Metric, MetricCondition, SegmentExpr,
-    TraitCondition, METRICS,
-};
-pub use active::{ActiveUsersReport, ActiveUsersRequest, DailyActive, HistogramBin, PeriodActive};
-pub use activity::{ActiveDefinition, DEFAULT_NON_INTERACTIVE};
-pub use period::{Period, MAX_PERIODS};
-pub use retention::{RetentionMode, RetentionReport, RetentionRequest, RetentionRow};
-pub use revenue::{
-    Conversion, Excluded, LifetimeValue, RevenuePeriod, RevenueReport, RevenueRequest,
-    RevenueTotals, SubscriptionEvents,
+    parse_duration_ms, CmpOp, DidCondition, Metric, MetricCondition, SegmentExpr, TraitCondition,
+    METRICS,
 };
 pub use sessions::{Count, PeriodCount, SessionsReport, SessionsRequest};
 pub use view::{ContextCapture, RefreshReport};
@@ -437,7 +437,13 @@ impl Engine {
     ) -> Result<Vec<String>> {
         let v = self.view.read();
         let expr = self.segments().resolve(segment)?;
-        let ev = Evaluator::new(&v, self.store.as_ref(), &self.project, &expr, as_of.map(|t| t.millis()))?;
+        let ev = Evaluator::new(
+            &v,
+            self.store.as_ref(),
+            &self.project,
+            &expr,
+            as_of.map(|t| t.millis()),
+        )?;
         let mut ids: Vec<String> = ev
             .mask(&expr)
             .iter()
@@ -487,10 +493,12 @@ impl Engine {
     pub fn funnel(&self, req: &FunnelRequest) -> Result<FunnelReport> {
         let v = self.view.read();
         let who = self.person_mask(&v, req.segment.as_ref())?;
-        let props = self
-            .props
-            .lock()
-            .ensure(self.store.as_ref(), &self.project, &v, &req.wanted_props())?;
+        let props = self.props.lock().ensure(
+            self.store.as_ref(),
+            &self.project,
+            &v,
+            &req.wanted_props(),
+        )?;
         funnel::funnel(&v, req, &who, &props)
     }
 

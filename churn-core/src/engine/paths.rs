@@ -35,7 +35,10 @@ impl FromStr for PathDirection {
         match s.trim().to_ascii_lowercase().as_str() {
             "next" | "after" => Ok(PathDirection::Next),
             "previous" | "prev" | "before" => Ok(PathDirection::Previous),
-            _ => Err(Error::invalid("direction", format!("{s:?} is not next or previous"))),
+            _ => Err(Error::invalid(
+                "direction",
+                format!("{s:?} is not next or previous"),
+            )),
         }
     }
 }
@@ -201,7 +204,8 @@ pub(crate) fn paths(view: &View, req: &PathsRequest, who: &PersonMask) -> Result
         nodes: Vec::new(),
         edges: Vec::new(),
     };
-    let (Some((from, to)), Some(anchor)) = (resolve_range(view, &req.range)?, view.names.get(&req.event))
+    let (Some((from, to)), Some(anchor)) =
+        (resolve_range(view, &req.range)?, view.names.get(&req.event))
     else {
         return Ok(report);
     };
@@ -271,7 +275,8 @@ pub(crate) fn paths(view: &View, req: &PathsRequest, who: &PersonMask) -> Result
                 *counts.entry(l).or_default() += 1;
             }
         }
-        let mut ranked: Vec<(u32, u64, String)> = counts.into_iter().map(|(l, n)| (l, n, text(l))).collect();
+        let mut ranked: Vec<(u32, u64, String)> =
+            counts.into_iter().map(|(l, n)| (l, n, text(l))).collect();
         ranked.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.2.cmp(&b.2)));
         let keep: Vec<u32> = ranked.iter().take(req.top).map(|x| x.0).collect();
         for s in &mut seqs {
@@ -284,7 +289,8 @@ pub(crate) fn paths(view: &View, req: &PathsRequest, who: &PersonMask) -> Result
     }
     // Nodes per (step, label), edges per consecutive pair.
     let mut node_users: HashMap<(usize, u32), u64> = HashMap::new();
-    let mut edge_users: HashMap<((usize, u32), (usize, u32)), u64> = HashMap::new();
+    type Node = (usize, u32);
+    let mut edge_users: HashMap<(Node, Node), u64> = HashMap::new();
     for s in &seqs {
         let mut prev = (0usize, NONE);
         *node_users.entry(prev).or_default() += 1;
@@ -300,25 +306,44 @@ pub(crate) fn paths(view: &View, req: &PathsRequest, who: &PersonMask) -> Result
         (_, FOLD) => OTHER.to_string(),
         (_, l) => text(l),
     };
-    let mut keys: Vec<((usize, u32), u64, String)> =
-        node_users.into_iter().map(|(k, n)| (k, n, name_of(k))).collect();
+    let mut keys: Vec<((usize, u32), u64, String)> = node_users
+        .into_iter()
+        .map(|(k, n)| (k, n, name_of(k)))
+        .collect();
     keys.sort_by(|a, b| {
-        (a.0 .0, a.0 .1 == FOLD, std::cmp::Reverse(a.1), &a.2)
-            .cmp(&(b.0 .0, b.0 .1 == FOLD, std::cmp::Reverse(b.1), &b.2))
+        (a.0 .0, a.0 .1 == FOLD, std::cmp::Reverse(a.1), &a.2).cmp(&(
+            b.0 .0,
+            b.0 .1 == FOLD,
+            std::cmp::Reverse(b.1),
+            &b.2,
+        ))
     });
     let id: HashMap<(usize, u32), usize> = keys.iter().enumerate().map(|(i, k)| (k.0, i)).collect();
     report.nodes = keys
         .into_iter()
         .enumerate()
-        .map(|(i, (k, users, label))| PathNode { id: i, step: k.0, label, users })
+        .map(|(i, (k, users, label))| PathNode {
+            id: i,
+            step: k.0,
+            label,
+            users,
+        })
         .collect();
     let mut edges: Vec<PathEdge> = edge_users
         .into_iter()
         .map(|((a, b), users)| {
             let (a, b) = (id[&a], id[&b]);
             match req.direction {
-                PathDirection::Next => PathEdge { source: a, target: b, users },
-                PathDirection::Previous => PathEdge { source: b, target: a, users },
+                PathDirection::Next => PathEdge {
+                    source: a,
+                    target: b,
+                    users,
+                },
+                PathDirection::Previous => PathEdge {
+                    source: b,
+                    target: a,
+                    users,
+                },
             }
         })
         .collect();

@@ -253,10 +253,14 @@ pub(crate) fn profile(
     if cfg.session_gap_ms <= 0 {
         return Err(Error::invalid("session_gap_ms", "must be greater than 0"));
     }
-    let p = view.person_of(&req.user_id).ok_or_else(|| Error::NotFound {
-        what: format!("user {}", req.user_id),
-    })?;
-    let t = req.as_of.map_or_else(|| default_as_of(view), |x| x.millis());
+    let p = view
+        .person_of(&req.user_id)
+        .ok_or_else(|| Error::NotFound {
+            what: format!("user {}", req.user_id),
+        })?;
+    let t = req
+        .as_of
+        .map_or_else(|| default_as_of(view), |x| x.millis());
     let c = &view.cols;
     let run: Vec<usize> = view.run(p).filter(|&i| c.ts[i] < t).collect();
     let mut ids: Vec<String> = view
@@ -268,7 +272,11 @@ pub(crate) fn profile(
         .collect();
     ids.sort();
     // Full events (with properties) of the person, in run order.
-    let seqs: HashMap<u64, usize> = run.iter().enumerate().map(|(k, &i)| (c.seq[i], k)).collect();
+    let seqs: HashMap<u64, usize> = run
+        .iter()
+        .enumerate()
+        .map(|(k, &i)| (c.seq[i], k))
+        .collect();
     let mut events: Vec<Option<Event>> = vec![None; run.len()];
     let upto = view.last_seq;
     store.scan(project, &ScanRequest::new().users(ids.clone()), &mut |e| {
@@ -399,7 +407,11 @@ pub(crate) fn profile(
         } else if has(&f.ticket_resolved_events, name) {
             let pos = ticket
                 .as_ref()
-                .and_then(|id| open_tickets.iter().position(|(o, _)| o.as_ref() == Some(id)))
+                .and_then(|id| {
+                    open_tickets
+                        .iter()
+                        .position(|(o, _)| o.as_ref() == Some(id))
+                })
                 .or_else(|| (!open_tickets.is_empty()).then_some(0));
             if let Some((_, opened)) = pos.and_then(|k| open_tickets.remove(k)) {
                 resolutions.push(ts - opened);
@@ -438,7 +450,11 @@ pub(crate) fn profile(
         .into_iter()
         .map(|(feature, count)| FeatureCount { feature, count })
         .collect();
-    fl.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.feature.cmp(&b.feature)));
+    fl.sort_by(|a, b| {
+        b.count
+            .cmp(&a.count)
+            .then_with(|| a.feature.cmp(&b.feature))
+    });
     fl.truncate(cfg.top_features);
     out.features = fl;
     out.tickets.resolved = resolutions.len() as u64;

@@ -99,7 +99,11 @@ impl PropCache {
         let mut table = PropTable::default();
         for (name, key) in wanted {
             let k = (name.clone(), property_key(key).to_string());
-            let v = self.entries.get(&k).map(|e| e.values.clone()).unwrap_or_default();
+            let v = self
+                .entries
+                .get(&k)
+                .map(|e| e.values.clone())
+                .unwrap_or_default();
             table.map.insert(k, v);
         }
         Ok(table)

@@ -8,8 +8,8 @@ use serde::{Deserialize, Serialize};
 use super::activity::ActiveDefinition;
 use super::period::{Period, Span};
 use super::resolve_range;
-use super::segment::{PersonMask, SegmentRef};
 use super::revenue_pass::{pass, pick_currency, Pass};
+use super::segment::{PersonMask, SegmentRef};
 use super::view::View;
 use super::DEFAULT_REVENUE_EVENTS;
 use crate::error::{Error, Result};
@@ -272,7 +272,11 @@ fn mean(v: impl Iterator<Item = Option<f64>>) -> Option<f64> {
     (!xs.is_empty()).then(|| xs.iter().sum::<f64>() / xs.len() as f64)
 }
 
-pub(crate) fn revenue(view: &View, req: &RevenueRequest, who: &PersonMask) -> Result<RevenueReport> {
+pub(crate) fn revenue(
+    view: &View,
+    req: &RevenueRequest,
+    who: &PersonMask,
+) -> Result<RevenueReport> {
     if let Some(c) = req.cac {
         if !c.is_finite() || c <= 0.0 {
             return Err(Error::invalid("cac", "must be a finite number above 0"));

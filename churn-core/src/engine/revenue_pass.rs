@@ -40,7 +40,10 @@ pub(crate) fn pick_currency(
     let rev = name_mask(&view.names, &req.revenue_events);
     let c = &view.cols;
     let mut counts = vec![0u64; view.currencies.len()];
-    for i in (0..view.persons()).filter(|&p| who.has(p)).flat_map(|p| view.run(p)) {
+    for i in (0..view.persons())
+        .filter(|&p| who.has(p))
+        .flat_map(|p| view.run(p))
+    {
         if rev[c.name[i] as usize] && c.ts[i] >= lo && c.ts[i] < hi && c.aux[i] != NONE {
             if let Some(a) = view.amounts.get(c.aux[i] as usize) {
                 if a.currency != NONE {

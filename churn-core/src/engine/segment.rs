@@ -69,8 +69,13 @@ pub struct SavedSegment {
 pub fn validate_segment_name(name: &str) -> Result<()> {
     let ok = !name.is_empty()
         && name.len() <= 64
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-        && name.chars().next().is_some_and(|c| c.is_ascii_alphanumeric());
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        && name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphanumeric());
     if ok {
         Ok(())
     } else {
@@ -304,7 +309,11 @@ impl<'v> Evaluator<'v> {
             let name = c.name[i] as usize;
             if self.revenue[name] {
                 purchases += 1;
-                if let Some(a) = v.amounts.get(c.aux[i] as usize).filter(|_| c.aux[i] != NONE) {
+                if let Some(a) = v
+                    .amounts
+                    .get(c.aux[i] as usize)
+                    .filter(|_| c.aux[i] != NONE)
+                {
                     rev += a.value.unwrap_or(0.0);
                 }
             }
@@ -354,7 +363,8 @@ impl<'v> Evaluator<'v> {
                     return d.op.matches_f64(0.0, d.count as f64);
                 };
                 let lo = d.days.map_or(i64::MIN, |days| {
-                    self.as_of.saturating_sub((days * DAY_MS as f64).round() as i64)
+                    self.as_of
+                        .saturating_sub((days * DAY_MS as f64).round() as i64)
                 });
                 let n = v
                     .run(p)

@@ -317,7 +317,10 @@ impl SegmentExpr {
         };
         let e = p.or()?;
         if let Some(t) = p.peek() {
-            return Err(p.err_at(t.at, format!("expected `and`, `or` or the end, found {}", t.kind)));
+            return Err(p.err_at(
+                t.at,
+                format!("expected `and`, `or` or the end, found {}", t.kind),
+            ));
         }
         e.validate()?;
         Ok(e)
@@ -339,9 +342,10 @@ impl SegmentExpr {
             }
             SegmentExpr::Not(e) => e.validate_at(depth + 1),
             SegmentExpr::Trait(t) if t.key.trim().is_empty() => bad("empty trait name".into()),
-            SegmentExpr::Metric(m) if !m.value.is_finite() => {
-                bad(format!("metric.{} compared with a non-finite number", m.metric.name()))
-            }
+            SegmentExpr::Metric(m) if !m.value.is_finite() => bad(format!(
+                "metric.{} compared with a non-finite number",
+                m.metric.name()
+            )),
             SegmentExpr::Did(d) if d.event.is_empty() => bad("did() needs an event name".into()),
             SegmentExpr::Did(d) if d.op == CmpOp::Contains => {
                 bad("did() counts take = != < <= > >=, not contains".into())
@@ -379,7 +383,9 @@ fn quote(s: &str) -> String {
 fn is_plain_ident(s: &str) -> bool {
     !s.is_empty()
         && s.chars().all(|c| c.is_alphanumeric() || "_$-.".contains(c))
-        && s.chars().next().is_some_and(|c| c.is_alphabetic() || c == '_' || c == '$')
+        && s.chars()
+            .next()
+            .is_some_and(|c| c.is_alphabetic() || c == '_' || c == '$')
         && !KEYWORDS.contains(&s.to_ascii_lowercase().as_str())
 }
 
@@ -402,7 +408,11 @@ impl fmt::Display for SegmentExpr {
             SegmentExpr::And(v) if v.is_empty() => f.write_str("(true)"),
             SegmentExpr::Or(v) if v.is_empty() => f.write_str("(false)"),
             SegmentExpr::And(v) | SegmentExpr::Or(v) => {
-                let sep = if matches!(self, SegmentExpr::And(_)) { " and " } else { " or " };
+                let sep = if matches!(self, SegmentExpr::And(_)) {
+                    " and "
+                } else {
+                    " or "
+                };
                 let parts: Vec<String> = v.iter().map(child).collect();
                 f.write_str(&parts.join(sep))
             }
@@ -420,10 +430,20 @@ impl fmt::Display for SegmentExpr {
                 write!(f, "{key} {} {value}", t.op.symbol())
             }
             SegmentExpr::Metric(m) => {
-                write!(f, "metric.{} {} {}", m.metric.name(), m.op.symbol(), fmt_num(m.value))
+                write!(
+                    f,
+                    "metric.{} {} {}",
+                    m.metric.name(),
+                    m.op.symbol(),
+                    fmt_num(m.value)
+                )
             }
             SegmentExpr::Did(d) => {
-                let ev = if is_plain_ident(&d.event) { d.event.clone() } else { quote(&d.event) };
+                let ev = if is_plain_ident(&d.event) {
+                    d.event.clone()
+                } else {
+                    quote(&d.event)
+                };
                 write!(f, "did({ev}, {} {}", d.op.symbol(), d.count)?;
                 if let Some(days) = d.days {
                     let ms = (days * DAY_MS as f64).round() as i64;
@@ -472,7 +492,9 @@ pub fn parse_duration_ms(text: &str) -> Result<i64> {
     n.checked_mul(unit_ms).filter(|&ms| ms > 0).ok_or_else(bad)
 }
 
-const KEYWORDS: &[&str] = &["and", "or", "not", "did", "true", "false", "null", "contains"];
+const KEYWORDS: &[&str] = &[
+    "and", "or", "not", "did", "true", "false", "null", "contains",
+];
 
 #[derive(Debug, Clone, PartialEq)]
 enum Kind {
@@ -564,14 +586,23 @@ fn lex(text: &str) -> Result<Vec<Tok>> {
                     },
                 };
                 i += n;
-                out.push(Tok { kind: Kind::Op(op), at });
+                out.push(Tok {
+                    kind: Kind::Op(op),
+                    at,
+                });
                 continue;
             }
-            c if c.is_ascii_digit() || (c == '-' && cs.get(i + 1).is_some_and(char::is_ascii_digit)) => {
+            c if c.is_ascii_digit()
+                || (c == '-' && cs.get(i + 1).is_some_and(char::is_ascii_digit)) =>
+            {
                 let start = i;
                 i += 1;
-                while i < cs.len() && (cs[i].is_ascii_digit() || cs[i] == '.' || cs[i] == 'e' || cs[i] == 'E'
-                    || ((cs[i] == '-' || cs[i] == '+') && matches!(cs[i - 1], 'e' | 'E')))
+                while i < cs.len()
+                    && (cs[i].is_ascii_digit()
+                        || cs[i] == '.'
+                        || cs[i] == 'e'
+                        || cs[i] == 'E'
+                        || ((cs[i] == '-' || cs[i] == '+') && matches!(cs[i - 1], 'e' | 'E')))
                 {
                     i += 1;
                 }
@@ -582,16 +613,26 @@ fn lex(text: &str) -> Result<Vec<Tok>> {
                 }
                 if ustart < i {
                     let all: String = cs[start..i].iter().collect();
-                    let ms = parse_duration_ms(&all)
-                        .map_err(|_| parse_err(at, format!("{all:?} is not a number or a duration (7d, 12h, 30m)")))?;
-                    out.push(Tok { kind: Kind::Dur(ms), at });
+                    let ms = parse_duration_ms(&all).map_err(|_| {
+                        parse_err(
+                            at,
+                            format!("{all:?} is not a number or a duration (7d, 12h, 30m)"),
+                        )
+                    })?;
+                    out.push(Tok {
+                        kind: Kind::Dur(ms),
+                        at,
+                    });
                 } else {
                     let x: f64 = num
                         .parse()
                         .ok()
                         .filter(|x: &f64| x.is_finite())
                         .ok_or_else(|| parse_err(at, format!("{num:?} is not a number")))?;
-                    out.push(Tok { kind: Kind::Num(x), at });
+                    out.push(Tok {
+                        kind: Kind::Num(x),
+                        at,
+                    });
                 }
                 continue;
             }
@@ -660,7 +701,11 @@ impl Parser {
             self.pos += 1;
             v.push(self.and()?);
         }
-        Ok(if v.len() == 1 { v.remove(0) } else { SegmentExpr::Or(v) })
+        Ok(if v.len() == 1 {
+            v.remove(0)
+        } else {
+            SegmentExpr::Or(v)
+        })
     }
     fn and(&mut self) -> Result<SegmentExpr> {
         let mut v = vec![self.unary()?];
@@ -668,7 +713,11 @@ impl Parser {
             self.pos += 1;
             v.push(self.unary()?);
         }
-        Ok(if v.len() == 1 { v.remove(0) } else { SegmentExpr::And(v) })
+        Ok(if v.len() == 1 {
+            v.remove(0)
+        } else {
+            SegmentExpr::And(v)
+        })
     }
     fn unary(&mut self) -> Result<SegmentExpr> {
         self.depth += 1;
@@ -690,7 +739,9 @@ impl Parser {
                 let e = if self.keyword("true") || self.keyword("false") {
                     let t = self.next("a condition")?;
                     match &t.kind {
-                        Kind::Ident(w) if w.eq_ignore_ascii_case("true") => SegmentExpr::And(vec![]),
+                        Kind::Ident(w) if w.eq_ignore_ascii_case("true") => {
+                            SegmentExpr::And(vec![])
+                        }
                         _ => SegmentExpr::Or(vec![]),
                     }
                 } else {
@@ -712,7 +763,12 @@ impl Parser {
             Kind::Ident(s) | Kind::Str(s) => s,
             k => return Err(self.err_at(t.at, format!("expected an event name, found {k}"))),
         };
-        let mut d = DidCondition { event, op: CmpOp::Ge, count: 1, days: None };
+        let mut d = DidCondition {
+            event,
+            op: CmpOp::Ge,
+            count: 1,
+            days: None,
+        };
         let mut seen_count = false;
         loop {
             let t = self.next("`,` or `)`")?;
@@ -731,7 +787,11 @@ impl Parser {
                             d.count = x as u64;
                             seen_count = true;
                         }
-                        k => return Err(self.err_at(n.at, format!("expected a whole count, found {k}"))),
+                        k => {
+                            return Err(
+                                self.err_at(n.at, format!("expected a whole count, found {k}"))
+                            )
+                        }
                     }
                 }
                 Kind::Num(x) if !seen_count && d.days.is_none() && x >= 0.0 && x.fract() == 0.0 => {
@@ -755,7 +815,13 @@ impl Parser {
         }
         let t = self.next("an operator (= != < <= > >= contains)")?;
         let Kind::Op(op) = t.kind else {
-            return Err(self.err_at(t.at, format!("expected an operator (= != < <= > >= contains), found {}", t.kind)));
+            return Err(self.err_at(
+                t.at,
+                format!(
+                    "expected an operator (= != < <= > >= contains), found {}",
+                    t.kind
+                ),
+            ));
         };
         let v = self.next("a value")?;
         let value = match v.kind {
@@ -770,17 +836,30 @@ impl Parser {
             Kind::Ident(w) if w.eq_ignore_ascii_case("true") => Value::Bool(true),
             Kind::Ident(w) if w.eq_ignore_ascii_case("false") => Value::Bool(false),
             Kind::Ident(w) if w.eq_ignore_ascii_case("null") => Value::Null,
-            k => return Err(self.err_at(v.at, format!("expected a value (\"text\", number, true, false, null), found {k}"))),
+            k => {
+                return Err(self.err_at(
+                    v.at,
+                    format!("expected a value (\"text\", number, true, false, null), found {k}"),
+                ))
+            }
         };
         if quoted {
-            return Ok(SegmentExpr::Trait(TraitCondition { key: field, op, value }));
+            return Ok(SegmentExpr::Trait(TraitCondition {
+                key: field,
+                op,
+                value,
+            }));
         }
         if let Some(name) = field.strip_prefix("metric.") {
             let metric = Metric::from_str(name).map_err(|e| self.err_at(at, e.to_string()))?;
             let Some(x) = value.as_f64() else {
                 return Err(self.err_at(v.at, format!("metric.{name} compares with a number")));
             };
-            return Ok(SegmentExpr::Metric(MetricCondition { metric, op, value: x }));
+            return Ok(SegmentExpr::Metric(MetricCondition {
+                metric,
+                op,
+                value: x,
+            }));
         }
         let key = field.strip_prefix("trait.").unwrap_or(&field).to_string();
         if key.is_empty() {
@@ -798,7 +877,9 @@ mod tests {
     #[test]
     fn precedence_parentheses_and_round_trip() {
         let e = SegmentExpr::parse("a = 1 or b = 2 and not c = 3").unwrap();
-        let SegmentExpr::Or(v) = &e else { panic!("{e:?}") };
+        let SegmentExpr::Or(v) = &e else {
+            panic!("{e:?}")
+        };
         assert!(matches!(&v[1], SegmentExpr::And(w) if matches!(w[1], SegmentExpr::Not(_))));
         let g = SegmentExpr::parse("(a = 1 or b = 2) and metric.events_30d >= 5").unwrap();
         assert!(matches!(&g, SegmentExpr::And(w) if matches!(w[0], SegmentExpr::Or(_))));
