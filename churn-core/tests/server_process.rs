@@ -70,7 +70,8 @@ fn sigterm_stores_every_accepted_event() {
     assert!(status.success(), "{status:?}");
     let rest: Vec<String> = lines.map_while(|l| l.ok()).collect();
     assert!(
-        rest.iter().any(|l| l.contains("every accepted event is stored")),
+        rest.iter()
+            .any(|l| l.contains("every accepted event is stored")),
         "{rest:?}"
     );
 
