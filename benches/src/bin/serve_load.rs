@@ -181,14 +181,16 @@ async fn run(t: Target, conns: usize, secs: f64, rate: Option<f64>) -> Outcome {
             let mut next =
                 start + period.map_or(Duration::ZERO, |p| p.mul_f64(c as f64 / conns as f64));
             loop {
-                if let Some(p) = period {
-                    tokio::time::sleep_until(next.into()).await;
-                    next += p;
-                }
-                let sent = if period.is_some() {
-                    next - period.unwrap_or_default()
-                } else {
-                    Instant::now()
+                // Paced: the scheduled time (latency counts any wait for the server);
+                // flooding: now.
+                let sent = match period {
+                    Some(p) => {
+                        let at = next;
+                        next += p;
+                        tokio::time::sleep_until(at.into()).await;
+                        at
+                    }
+                    None => Instant::now(),
                 };
                 if sent >= end {
                     break;

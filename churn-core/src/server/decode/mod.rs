@@ -205,8 +205,8 @@ pub(crate) fn skew_corrected(
 }
 
 /// Largest `received_at - sent_at` (either way) taken as transit time rather than clock
-/// skew: 5 s.
-pub const SKEW_TOLERANCE_MS: i64 = 5_000;
+/// skew: 2 s.
+pub const SKEW_TOLERANCE_MS: i64 = 2_000;
 
 /// Too many messages in one request.
 pub(crate) fn too_many(n: usize, max: usize) -> ValidationError {
