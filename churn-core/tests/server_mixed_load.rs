@@ -17,6 +17,9 @@ use server_common::*;
 
 const RUN: Duration = Duration::from_secs(3);
 
+/// A bad request: path, headers, body.
+type Bad = (&'static str, Vec<(&'static str, String)>, Vec<u8>);
+
 #[test]
 fn mixed_good_and_bad_load_no_5xx_nothing_lost() {
     let mut s = start(config().header_timeout(Duration::from_millis(500)));
@@ -50,7 +53,7 @@ fn mixed_good_and_bad_load_no_5xx_nothing_lost() {
         }));
     }
 
-    let bad_bodies: Vec<(&str, Vec<(&str, String)>, Vec<u8>)> = vec![
+    let bad_bodies: Vec<Bad> = vec![
         ("/v1/batch", vec![], b"{\"batch\": [".to_vec()),
         ("/api/track", vec![("Authorization", format!("Bearer {key}"))], b"{\"event\":".to_vec()),
         ("/e", vec![], b"[{oops".to_vec()),
