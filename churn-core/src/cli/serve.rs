@@ -28,6 +28,10 @@ pub struct ServeArgs {
     /// Requests per second allowed per project key (0: no limit).
     #[arg(long, default_value_t = 10000.0, value_name = "N")]
     pub key_rate: f64,
+    /// Seconds a client may take to send a request's headers, and may keep an idle
+    /// keep-alive connection open; the connection is then closed.
+    #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
+    pub header_timeout: f64,
     /// Read client IPs from X-Forwarded-For (behind a trusted proxy).
     #[arg(long)]
     pub trust_forwarded_for: bool,
@@ -50,10 +54,17 @@ fn rate(per_second: f64) -> Rate {
 
 impl Run for ServeArgs {
     fn run(self, ctx: &Ctx) -> Result<()> {
+        if !(self.header_timeout.is_finite() && self.header_timeout > 0.0) {
+            return Err(crate::error::Error::invalid(
+                "--header-timeout",
+                format!("must be a positive number of seconds, got {}", self.header_timeout),
+            ));
+        }
         let store = ctx.open_store()?;
         let config = ServerConfig::default()
             .ip_rate(rate(self.ip_rate))
             .key_rate(rate(self.key_rate))
+            .header_timeout(std::time::Duration::from_secs_f64(self.header_timeout))
             .trust_forwarded_for(self.trust_forwarded_for);
         let state = AppState::from_store(store, config)?;
         if let Some(keys) = state.projects.ensure_default()? {

@@ -22,6 +22,16 @@ use super::ratelimit::Rate;
 pub struct ServerConfig {
     /// Longest time a client may take to send its body (then 408). Default 10 s.
     pub body_timeout: Duration,
+    /// Longest time a client may take to send a request's headers, and longest idle
+    /// time of a keep-alive connection between requests; the connection is then closed
+    /// (slowloris defence). Default 10 s.
+    pub header_timeout: Duration,
+    /// Open connections served at once; further ones wait in the listen backlog until
+    /// one closes. Default 10,000.
+    pub max_connections: usize,
+    /// Longest wait, on shutdown, for in-flight requests to finish before their
+    /// connections are dropped (accepted messages are stored either way). Default 10 s.
+    pub shutdown_grace: Duration,
     /// Requests per client IP. Default 1,000/s, burst 2,000.
     pub ip_rate: Rate,
     /// Requests per project key. Default 10,000/s, burst 20,000.
@@ -40,6 +50,9 @@ impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
             body_timeout: Duration::from_secs(10),
+            header_timeout: Duration::from_secs(10),
+            max_connections: 10_000,
+            shutdown_grace: Duration::from_secs(10),
             ip_rate: Rate::new(1_000.0, 2_000.0),
             key_rate: Rate::new(10_000.0, 20_000.0),
             trust_forwarded_for: false,
@@ -54,6 +67,24 @@ impl ServerConfig {
     /// Set the body timeout.
     pub fn body_timeout(mut self, d: Duration) -> Self {
         self.body_timeout = d;
+        self
+    }
+
+    /// Set the header-read and keep-alive idle timeout.
+    pub fn header_timeout(mut self, d: Duration) -> Self {
+        self.header_timeout = d;
+        self
+    }
+
+    /// Set the most connections served at once (at least 1).
+    pub fn max_connections(mut self, n: usize) -> Self {
+        self.max_connections = n.max(1);
+        self
+    }
+
+    /// Set the shutdown grace period.
+    pub fn shutdown_grace(mut self, d: Duration) -> Self {
+        self.shutdown_grace = d;
         self
     }
 

@@ -8,9 +8,18 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::thread::JoinHandle;
+use std::time::Duration;
 
-use tokio::sync::oneshot;
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use axum::http::Request;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::sync::{oneshot, Semaphore};
+use tower::ServiceExt;
 
 use super::app::{build_app, AppState};
 use crate::error::{Error, Result};
@@ -24,21 +33,66 @@ fn io_err(what: &str, e: std::io::Error) -> Error {
 
 /// Serve `state` on `listener` until `shutdown` completes, then store everything
 /// accepted.
+///
+/// Each connection is served by hyper's HTTP/1.1 server with a header-read timeout
+/// ([`ServerConfig::header_timeout`](super::ServerConfig::header_timeout)) that also
+/// bounds the idle time of a keep-alive connection, so clients trickling headers or
+/// holding idle sockets are cut without starving others; at most
+/// [`ServerConfig::max_connections`](super::ServerConfig::max_connections) are served at
+/// once. On shutdown, idle connections close at once and in-flight requests get
+/// [`ServerConfig::shutdown_grace`](super::ServerConfig::shutdown_grace) to finish.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
-    let app = build_app(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
-    let served = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
-        .map_err(|e| io_err("server", e));
+    let app = build_app(state.clone());
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(state.config.header_timeout)
+        .keep_alive(true);
+    let slots = Arc::new(Semaphore::new(state.config.max_connections.max(1)));
+    let graceful = GracefulShutdown::new();
+    tokio::pin!(shutdown);
+    loop {
+        let permit = tokio::select! {
+            p = slots.clone().acquire_owned() => match p {
+                Ok(p) => p,
+                Err(_) => break,
+            },
+            _ = &mut shutdown => break,
+        };
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                // Per-connection errors (reset before accept) and resource exhaustion
+                // (EMFILE): back off briefly instead of spinning or exiting.
+                Err(_) => {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    continue;
+                }
+            },
+            _ = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let app = app.clone();
+        let service = hyper::service::service_fn(move |mut req: Request<Incoming>| {
+            req.extensions_mut().insert(ConnectInfo(peer));
+            app.clone().oneshot(req.map(Body::new))
+        });
+        let conn = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+        tokio::spawn(async move {
+            // Errors here are the client's (reset, timeout, bad framing): nothing to do.
+            let _ = conn.await;
+            drop(permit);
+        });
+    }
+    drop(listener);
+    let _ = tokio::time::timeout(state.config.shutdown_grace, graceful.shutdown()).await;
     let ingest = state.ingest.clone();
-    let closed = tokio::task::spawn_blocking(move || ingest.close())
+    tokio::task::spawn_blocking(move || ingest.close())
         .await
-        .map_err(|e| Error::storage(format!("flush task failed: {e}")))?;
-    served.and(closed)
+        .map_err(|e| Error::storage(format!("flush task failed: {e}")))?
 }
 
 /// Resolves on Ctrl-C or (on Unix) SIGTERM.

@@ -186,13 +186,27 @@ pub(crate) fn timestamp_of(v: Option<&Value>) -> Option<Timestamp> {
 /// Clock-skew correction shared by Segment and PostHog: a client whose clock is off by
 /// `sent_at - received_at` stamped its events off by the same amount, so
 /// `timestamp + (received_at - sent_at)` is the event time on the server's clock.
+///
+/// A difference within [`SKEW_TOLERANCE_MS`] is transit time (request queued in the
+/// SDK, network, server queue), not a wrong clock: correcting it would move the exact
+/// timestamps of a client with a good clock by that delay (found with the real SDKs on
+/// 127.0.0.1: every event 20 ms late), so they are kept as sent.
 pub(crate) fn skew_corrected(
     ts: Timestamp,
     sent_at: Timestamp,
     received_at: Timestamp,
 ) -> Timestamp {
-    ts.add_millis(received_at.millis().saturating_sub(sent_at.millis()))
+    let skew = received_at.millis().saturating_sub(sent_at.millis());
+    if skew.abs() <= SKEW_TOLERANCE_MS {
+        ts
+    } else {
+        ts.add_millis(skew)
+    }
 }
+
+/// Largest `received_at - sent_at` (either way) taken as transit time rather than clock
+/// skew: 2 s.
+pub const SKEW_TOLERANCE_MS: i64 = 2_000;
 
 /// Too many messages in one request.
 pub(crate) fn too_many(n: usize, max: usize) -> ValidationError {
@@ -248,6 +262,17 @@ mod tests {
             Timestamp::from_millis(-4_000)
         );
         assert_eq!(skew_corrected(t, t, t), t);
+        // Within the tolerance (either way): transit time, the timestamp is kept.
+        let sent = Timestamp::from_millis(10_000);
+        for late in [20, -20, SKEW_TOLERANCE_MS, -SKEW_TOLERANCE_MS] {
+            let received = Timestamp::from_millis(10_000 + late);
+            assert_eq!(skew_corrected(t, sent, received), t, "{late}");
+        }
+        let received = Timestamp::from_millis(10_000 + SKEW_TOLERANCE_MS + 1);
+        assert_eq!(
+            skew_corrected(t, sent, received).millis(),
+            1_000 + SKEW_TOLERANCE_MS + 1
+        );
         assert_eq!(
             timestamp_of(Some(&serde_json::json!("2026-01-01T00:00:00Z"))),
             Timestamp::from_ymd(2026, 1, 1)

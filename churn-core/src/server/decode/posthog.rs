@@ -25,7 +25,8 @@
 //!   as `user_id`;
 //! - `uuid` is the message id; `$session_id` the session;
 //! - time: with `timestamp` and `sent_at` (envelope, or the query's `_` in epoch ms) and
-//!   no `$ignore_sent_at`: `timestamp + (now - sent_at)`; else with `offset` (ms):
+//!   no `$ignore_sent_at`: `timestamp + (now - sent_at)` (kept as sent when the
+//!   difference is within [`SKEW_TOLERANCE_MS`](super::SKEW_TOLERANCE_MS)); else with `offset` (ms):
 //!   `now - offset`; else `timestamp`; else now (PostHog's rules);
 //! - `$pageview` becomes a page call (event [`PAGE_VIEW`](crate::event::PAGE_VIEW)),
 //!   `$screen` a screen call named by `$screen_name`; `$current_url`, `$pathname`,

@@ -181,8 +181,9 @@ fn posthog_js_gzip_js_array() {
     assert_eq!(e.context.referrer, None, "$direct is no referrer");
     assert_eq!(e.context.utm.source.as_deref(), Some("hn"));
     assert_eq!(e.context.user_agent.as_deref(), Some("Mozilla/5.0"));
-    // 09.000 sent at 09.500 (client clock) received at 10.000: corrected to 09.500.
-    assert_eq!(e.timestamp, at("2026-01-01T00:00:09.500Z"));
+    // 09.000 sent at 09.500 (client clock) received at 10.000: 500 ms is within the
+    // skew tolerance (transit time), so the timestamp is kept.
+    assert_eq!(e.timestamp, at("2026-01-01T00:00:09.000Z"));
     assert!(!e.properties.contains_key("token"));
 }
 
@@ -409,4 +410,19 @@ fn query_parsing() {
     assert_eq!(Query::parse(None), Query::default());
     assert!(!Query::parse(Some("beacon=0&_=x")).beacon);
     assert_eq!(Query::parse(Some("_=x")).sent_at, None);
+}
+
+#[test]
+fn sdk_on_a_good_clock_keeps_exact_timestamps() {
+    // posthog-python 7.91 on 127.0.0.1: events stamped .891, flushed at .911 (sent_at),
+    // received at 00:00:10 (`now()`) is 20 ms later: transit, not skew.
+    let body = json!({"api_key": "k", "historical_migration": false,
+        "sent_at": "2026-01-01T00:00:09.980000+00:00",
+        "batch": [{"event": "e", "distinct_id": "u", "uuid": "0192f1f2-0000-7000-8000-000000000001",
+                   "timestamp": "2026-01-01T00:00:09.891000+00:00",
+                   "properties": {"$lib": "posthog-python", "i": 1}}]});
+    let d = dec(&serde_json::to_vec(&body).unwrap());
+    let e = track(message(&d, 0));
+    assert_eq!(e.timestamp, at("2026-01-01T00:00:09.891Z"));
+    assert_eq!(e.message_id, "0192f1f2-0000-7000-8000-000000000001");
 }

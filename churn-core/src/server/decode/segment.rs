@@ -7,7 +7,9 @@
 //!   winning. `integrations` is ignored (churnlens forwards nowhere).
 //! - Clock skew, as Segment does it: when a message has a `timestamp` (or
 //!   `originalTimestamp`) and a `sentAt` (its own or the envelope's), the stored time is
-//!   `timestamp + (receivedAt - sentAt)`. Without `sentAt` the timestamp is kept; without
+//!   `timestamp + (receivedAt - sentAt)`, unless the difference is within
+//!   [`SKEW_TOLERANCE_MS`](super::SKEW_TOLERANCE_MS) (transit time, not a wrong clock:
+//!   the timestamp is kept as sent). Without `sentAt` the timestamp is kept; without
 //!   a timestamp the receive time is used.
 //! - Limits: 32 KiB per message (a single-message call over it, or a bad JSON body, is a
 //!   whole-request error; inside a batch only that message is refused) and 500 KiB per

@@ -254,9 +254,10 @@ fn single_calls_force_their_type() {
     assert_eq!(p.event, PAGE_VIEW);
     assert_eq!(p.anonymous_id.as_deref(), Some("a-1"));
     assert_eq!(p.context.utm.source.as_deref(), Some("hn"));
+    // sentAt 500 ms before receipt: within the skew tolerance, kept as sent.
     assert_eq!(
         p.timestamp,
-        Timestamp::parse_field("2026-01-01T00:00:09.500Z", "t").unwrap()
+        Timestamp::parse_field("2026-01-01T00:00:09.000Z", "t").unwrap()
     );
     let body = br#"{"userId":"u1","groupId":42,"traits":{"name":"Acme"}}"#;
     let d = decode(
@@ -414,4 +415,32 @@ fn call_names_parse() {
         assert_eq!(c.as_str().parse::<Call>().unwrap(), c);
     }
     assert!("import2".parse::<Call>().is_err());
+}
+
+#[test]
+fn sdk_on_a_good_clock_keeps_exact_timestamps() {
+    // segment-analytics-python 2.4 on 127.0.0.1: sentAt 20 ms before the server received
+    // the batch; the timestamp (microseconds, +00:00) is kept to the millisecond.
+    let received = Timestamp::parse_field("2026-03-04T05:06:08.000Z", "t").unwrap();
+    let body = json!({"batch": [{"type": "track", "event": "Order Completed", "userId": "u",
+        "messageId": "m1", "timestamp": "2026-03-04T05:06:07.891000+00:00",
+        "context": {"library": {"name": "analytics-python", "version": "2.4.0"}},
+        "properties": {"i": 0}, "integrations": {}}],
+        "sentAt": "2026-03-04T05:06:07.980000+00:00"});
+    let body = serde_json::to_vec(&body).unwrap();
+    let d = decode(
+        Call::Batch,
+        &RequestParts::new(&body).received_at(received),
+        &Limits::segment(),
+    )
+    .unwrap();
+    let m = d.items[0]
+        .clone()
+        .unwrap()
+        .into_message(received, &EventLimits::default())
+        .unwrap();
+    assert_eq!(
+        track(m).timestamp,
+        Timestamp::parse_field("2026-03-04T05:06:07.891Z", "t").unwrap()
+    );
 }
