@@ -18,6 +18,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod churn;
+pub mod demo;
 #[cfg(feature = "cli")]
 pub mod cli;
 pub mod engine;
