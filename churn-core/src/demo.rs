@@ -8,9 +8,10 @@
 //! Users come in three kinds: *loyal* (40%, active on about a third of the days until
 //! the end), *casual* (35%, active on about one day in eight), and *churners* (25%,
 //! active like loyal users for 2 to 8 weeks after signing up, then gone). Each active
-//! day is one session: a `login`, then 1 to 4 `page_view`s, sometimes an `add_to_cart`
-//! and a `purchase` (`amount` 10..130 USD). The first event of a session carries a
-//! referrer (google, twitter, a newsletter UTM campaign, or none).
+//! day is one session: a landing `page_view` (with the session's referrer), a `login`,
+//! then 0 to 3 more `page_view`s, sometimes an `add_to_cart`
+//! and a `purchase` (`amount` 10..130 USD). Referrers: google, twitter, a newsletter UTM
+//! campaign, or none.
 //!
 //! ```
 //! use churn_core::demo::{generate, DemoConfig};
@@ -178,12 +179,20 @@ pub fn generate(cfg: &DemoConfig) -> Result<Vec<Event>> {
             }
             let mut t = start + day * DAY_MS + (7 * 3600_000) + rng.below(12 * 3600_000) as i64;
             let sid = format!("s{u}-{day}");
+            // The landing page view carries the session's referrer / UTM.
+            let landing = PAGES[rng.below(PAGES.len() as u64) as usize];
             out.push(
-                ev("login", t, &sid)
+                Event::page(landing)
+                    .user_id(user.clone())
+                    .timestamp(Timestamp::from_millis(t))
+                    .session_id(sid.clone())
+                    .message_id(next_id())
                     .context(context_for(&mut rng))
                     .build()?,
             );
-            for _ in 0..1 + rng.below(4) {
+            t += MINUTE_MS;
+            out.push(ev("login", t, &sid).build()?);
+            for _ in 0..rng.below(4) {
                 t += (1 + rng.below(4) as i64) * MINUTE_MS;
                 let path = PAGES[rng.below(PAGES.len() as u64) as usize];
                 out.push(

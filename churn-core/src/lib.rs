@@ -18,9 +18,9 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod churn;
-pub mod demo;
 #[cfg(feature = "cli")]
 pub mod cli;
+pub mod demo;
 pub mod engine;
 pub mod error;
 pub mod event;

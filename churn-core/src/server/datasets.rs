@@ -133,7 +133,10 @@ impl Datasets {
 
 /// The file of a `multipart/form-data` body: the part named `file`, else the first
 /// part. Returns the bytes and the part's file name.
-pub fn multipart_file<'a>(content_type: &str, body: &'a [u8]) -> Result<(&'a [u8], Option<String>)> {
+pub fn multipart_file<'a>(
+    content_type: &str,
+    body: &'a [u8],
+) -> Result<(&'a [u8], Option<String>)> {
     let boundary = content_type
         .split(';')
         .filter_map(|p| p.trim().strip_prefix("boundary="))

@@ -111,7 +111,10 @@ impl Live {
             Some((s, c)) if *s == sec => *c += n,
             _ => q.push_back((sec, n)),
         }
-        while q.front().is_some_and(|(s, _)| *s < sec - RATE_WINDOW_SECS - 1) {
+        while q
+            .front()
+            .is_some_and(|(s, _)| *s < sec - RATE_WINDOW_SECS - 1)
+        {
             q.pop_front();
         }
     }
@@ -140,10 +143,7 @@ impl Live {
     /// Live figures of `project` now (reads the store: call on a blocking thread).
     pub fn stats(&self, store: &dyn Store, project: &str) -> Result<LiveStats> {
         let now = Timestamp::now();
-        let range = TimeRange::new(
-            now.add_millis(-ACTIVE_WINDOW_MS),
-            now.add_millis(1),
-        );
+        let range = TimeRange::new(now.add_millis(-ACTIVE_WINDOW_MS), now.add_millis(1));
         let mut ids = HashSet::new();
         store.scan_rows(project, &ScanRequest::new().range(range), &mut |r| {
             if let Some(id) = r.user_id.or(r.anonymous_id) {

@@ -175,7 +175,10 @@ mod tests {
         let q = Query::parse(Some("days=abc&c=a,,b"), &["days", "c"]).unwrap();
         assert!(q.days(7).is_err());
         assert!(q.list("c").is_err());
-        assert!(Query::parse(Some("days=0"), &["days"]).unwrap().days(7).is_err());
+        assert!(Query::parse(Some("days=0"), &["days"])
+            .unwrap()
+            .days(7)
+            .is_err());
         assert_eq!(Query::parse(None, &[]).unwrap().days(7).unwrap(), 7);
     }
 

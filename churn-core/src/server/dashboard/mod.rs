@@ -254,7 +254,8 @@ mod tests {
     fn funnel_by_hand() {
         let store = MemoryStore::new();
         let t = |d: i64| Timestamp::from_millis(1_700_000_000_000 + d * DAY_MS);
-        let e = |n: &str, u: &str, d: i64| Event::track(n).user_id(u).timestamp(t(d)).build().unwrap();
+        let e =
+            |n: &str, u: &str, d: i64| Event::track(n).user_id(u).timestamp(t(d)).build().unwrap();
         store
             .append(
                 "p",

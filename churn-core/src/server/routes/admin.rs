@@ -164,13 +164,19 @@ fn read_op(summary: &str, tag: &str, params: Vec<Value>, ok: &str) -> Value {
 
 fn with_body(mut op: Value, schema: Value, status: &str) -> Value {
     if let Some(m) = op.as_object_mut() {
-        m.insert("requestBody".into(), json!({"content": {"application/json": {"schema": schema}}}));
+        m.insert(
+            "requestBody".into(),
+            json!({"content": {"application/json": {"schema": schema}}}),
+        );
         if status != "200" {
             if let Some(r) = m.get_mut("responses").and_then(Value::as_object_mut) {
                 if let Some(ok) = r.remove("200") {
                     r.insert(status.into(), ok);
                 }
-                r.insert("409".into(), json!({"$ref": "#/components/responses/Error"}));
+                r.insert(
+                    "409".into(),
+                    json!({"$ref": "#/components/responses/Error"}),
+                );
             }
         }
     }
@@ -179,39 +185,108 @@ fn with_body(mut op: Value, schema: Value, status: &str) -> Value {
 
 /// The read API, churn, datasets, live and dashboard routes.
 fn read_paths(paths: &mut serde_json::Map<String, Value>) {
-    let days = |d: u32| param("days", json!({"type": "integer", "minimum": 1, "maximum": 3660, "default": d}), "the last N days up to now");
-    let period = |d: &str| param("period", json!({"enum": ["day", "week", "month"], "default": d}), "period of the rows");
+    let days = |d: u32| {
+        param(
+            "days",
+            json!({"type": "integer", "minimum": 1, "maximum": 3660, "default": d}),
+            "the last N days up to now",
+        )
+    };
+    let period = |d: &str| {
+        param(
+            "period",
+            json!({"enum": ["day", "week", "month"], "default": d}),
+            "period of the rows",
+        )
+    };
     let mut put = |p: &str, v: Value| {
         paths.insert(p.into(), v);
     };
-    put("/api/metrics", json!({"get": read_op("Visitors, conversions (events named in the server's conversion list, default purchase, signup, payment_completed), conversion rate, pages per session, traffic sources, recent conversions", "analytics", vec![days(7)], "MetricsReport")}));
-    put("/api/active-users", json!({"get": read_op("DAU / WAU / MAU, rolling WAU_7 / MAU_30, stickiness", "analytics", vec![days(30), period("day")], "ActiveUsersReport")}));
-    put("/api/retention", json!({"get": read_op("Retention cohorts (counts and percentages)", "analytics", vec![days(90), period("week"), param("mode", json!({"enum": ["first_time", "recurring"]}), "cohort mode"), param("periods", json!({"type": "integer", "minimum": 1}), "largest number of columns")], "RetentionReport")}));
-    put("/api/revenue", json!({"get": read_op("Revenue, ARPU, ARPPU, churn rate, LTV, signup conversion", "analytics", vec![days(365), period("month"), param("currency", json!({"type": "string"}), "ISO currency (default: the most frequent)")], "RevenueReport")}));
-    put("/api/sessions", json!({"get": read_op("Sessions, duration, pages, bounce rate, sources, entry and exit pages", "analytics", vec![days(30), period("day"), param("top", json!({"type": "integer", "minimum": 1, "maximum": 1000}), "length of the top lists")], "SessionsReport")}));
-    let export_op = read_op("Export events as CSV, a JSON array or NDJSON", "analytics", vec![days(30), param("format", json!({"enum": ["csv", "json", "ndjson"], "default": "json"}), "output format")], "the events");
+    put(
+        "/api/metrics",
+        json!({"get": read_op("Visitors, conversions (events named in the server's conversion list, default purchase, signup, payment_completed), conversion rate, pages per session, traffic sources, recent conversions", "analytics", vec![days(7)], "MetricsReport")}),
+    );
+    put(
+        "/api/active-users",
+        json!({"get": read_op("DAU / WAU / MAU, rolling WAU_7 / MAU_30, stickiness", "analytics", vec![days(30), period("day")], "ActiveUsersReport")}),
+    );
+    put(
+        "/api/retention",
+        json!({"get": read_op("Retention cohorts (counts and percentages)", "analytics", vec![days(90), period("week"), param("mode", json!({"enum": ["first_time", "recurring"]}), "cohort mode"), param("periods", json!({"type": "integer", "minimum": 1}), "largest number of columns")], "RetentionReport")}),
+    );
+    put(
+        "/api/revenue",
+        json!({"get": read_op("Revenue, ARPU, ARPPU, churn rate, LTV, signup conversion", "analytics", vec![days(365), period("month"), param("currency", json!({"type": "string"}), "ISO currency (default: the most frequent)")], "RevenueReport")}),
+    );
+    put(
+        "/api/sessions",
+        json!({"get": read_op("Sessions, duration, pages, bounce rate, sources, entry and exit pages", "analytics", vec![days(30), period("day"), param("top", json!({"type": "integer", "minimum": 1, "maximum": 1000}), "length of the top lists")], "SessionsReport")}),
+    );
+    let export_op = read_op(
+        "Export events as CSV, a JSON array or NDJSON",
+        "analytics",
+        vec![
+            days(30),
+            param(
+                "format",
+                json!({"enum": ["csv", "json", "ndjson"], "default": "json"}),
+                "output format",
+            ),
+        ],
+        "the events",
+    );
     put("/api/export", json!({"get": export_op}));
-    let mut user_get = read_op("A user: record, event count, first / last seen, recent events, latest churn score", "users", vec![], "the profile");
-    let mut user_del = read_op("Delete everything stored about a user (GDPR erasure)", "users", vec![], "DeleteReport");
-    let mut user_exp = read_op("Everything stored about a user (GDPR access)", "users", vec![], "UserExport");
+    let mut user_get = read_op(
+        "A user: record, event count, first / last seen, recent events, latest churn score",
+        "users",
+        vec![],
+        "the profile",
+    );
+    let mut user_del = read_op(
+        "Delete everything stored about a user (GDPR erasure)",
+        "users",
+        vec![],
+        "DeleteReport",
+    );
+    let mut user_exp = read_op(
+        "Everything stored about a user (GDPR access)",
+        "users",
+        vec![],
+        "UserExport",
+    );
     for op in [&mut user_get, &mut user_del, &mut user_exp] {
         if let Some(m) = op.as_object_mut() {
             m.insert("parameters".into(), json!([path_id("user id")]));
         }
     }
-    put("/api/users/{id}", json!({"get": user_get, "delete": user_del}));
+    put(
+        "/api/users/{id}",
+        json!({"get": user_get, "delete": user_del}),
+    );
     put("/api/users/{id}/export", json!({"get": user_exp}));
-    put("/api/churn/scores", json!({"get": read_op("Scores of the latest run, highest first", "churn", vec![
+    put(
+        "/api/churn/scores",
+        json!({"get": read_op("Scores of the latest run, highest first", "churn", vec![
         param("segment", json!({"enum": ["low", "medium", "high", "critical"]}), "only this risk segment (case-insensitive)"),
         param("limit", json!({"type": "integer", "minimum": 1, "maximum": 10000, "default": 100}), "page size"),
-        param("offset", json!({"type": "integer", "minimum": 0, "default": 0}), "rows to skip")], "a page of scores")}));
-    put("/api/churn/train", json!({"post": with_body(read_op("Train a churn model and score every active user (background job)", "churn", vec![], "TrainingStatus (running)"),
-        json!({"type": "object", "additionalProperties": false, "properties": {"as_of": {"type": "string", "format": "date-time"}, "horizon_days": {"type": "integer"}, "lookback_days": {"type": "integer"}}}), "202")}));
-    put("/api/churn/training-status", json!({"get": read_op("State of the last training run", "churn", vec![], "TrainingStatus")}));
-    put("/api/churn/predict", json!({"post": with_body(read_op("Churn probability, risk segment and reasons for one customer's transactions", "churn", vec![], "prediction"),
+        param("offset", json!({"type": "integer", "minimum": 0, "default": 0}), "rows to skip")], "a page of scores")}),
+    );
+    put(
+        "/api/churn/train",
+        json!({"post": with_body(read_op("Train a churn model and score every active user (background job)", "churn", vec![], "TrainingStatus (running)"),
+        json!({"type": "object", "additionalProperties": false, "properties": {"as_of": {"type": "string", "format": "date-time"}, "horizon_days": {"type": "integer"}, "lookback_days": {"type": "integer"}}}), "202")}),
+    );
+    put(
+        "/api/churn/training-status",
+        json!({"get": read_op("State of the last training run", "churn", vec![], "TrainingStatus")}),
+    );
+    put(
+        "/api/churn/predict",
+        json!({"post": with_body(read_op("Churn probability, risk segment and reasons for one customer's transactions", "churn", vec![], "prediction"),
         json!({"type": "object", "required": ["transactions"], "additionalProperties": false, "properties": {
             "transactions": {"type": "array", "items": {"type": "object", "required": ["customer_id", "date", "amount", "event_type"], "properties": {"customer_id": {"type": "string"}, "date": {"type": "string", "format": "date-time"}, "amount": {"type": "number"}, "event_type": {"type": "string"}}}},
-            "as_of": {"type": "string", "format": "date-time"}}}), "200")}));
+            "as_of": {"type": "string", "format": "date-time"}}}), "200")}),
+    );
     let mut upload = read_op("Upload a CSV or NDJSON dataset (raw body or multipart field `file`); imported in the background", "datasets",
         vec![param("format", json!({"enum": ["csv", "ndjson"]}), "format (default: from the content type, file name or content)")], "DatasetStatus (running)");
     if let Some(m) = upload.as_object_mut() {
@@ -220,11 +295,19 @@ fn read_paths(paths: &mut serde_json::Map<String, Value>) {
             if let Some(ok) = r.remove("200") {
                 r.insert("202".into(), ok);
             }
-            r.insert("413".into(), json!({"$ref": "#/components/responses/Error"}));
+            r.insert(
+                "413".into(),
+                json!({"$ref": "#/components/responses/Error"}),
+            );
         }
     }
     put("/api/datasets", json!({"post": upload}));
-    let mut ds = read_op("Progress and report of an upload", "datasets", vec![], "DatasetStatus");
+    let mut ds = read_op(
+        "Progress and report of an upload",
+        "datasets",
+        vec![],
+        "DatasetStatus",
+    );
     if let Some(m) = ds.as_object_mut() {
         m.insert("parameters".into(), json!([path_id("dataset id")]));
     }
@@ -234,8 +317,14 @@ fn read_paths(paths: &mut serde_json::Map<String, Value>) {
         *r = json!({"description": "event stream", "content": {"text/event-stream": {"schema": {"type": "string"}}}});
     }
     put("/api/live", json!({"get": live}));
-    put("/api/dashboard", json!({"get": read_op("Dashboard data: SVG charts, at-risk table, summary", "dashboard", vec![days(30)], "DashboardData")}));
-    put("/", json!({"get": {"summary": "The dashboard page (login form; data is fetched with the secret key)", "tags": ["dashboard"], "responses": {"200": {"description": "HTML", "content": {"text/html": {"schema": {"type": "string"}}}}}}}));
+    put(
+        "/api/dashboard",
+        json!({"get": read_op("Dashboard data: SVG charts, at-risk table, summary", "dashboard", vec![days(30)], "DashboardData")}),
+    );
+    put(
+        "/",
+        json!({"get": {"summary": "The dashboard page (login form; data is fetched with the secret key)", "tags": ["dashboard"], "responses": {"200": {"description": "HTML", "content": {"text/html": {"schema": {"type": "string"}}}}}}}),
+    );
 }
 
 /// The OpenAPI 3.1 document of every route (`GET /openapi.json`).

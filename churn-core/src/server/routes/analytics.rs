@@ -4,8 +4,8 @@
 
 use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, Uri};
 use axum::http::{header, Method, StatusCode};
+use axum::http::{HeaderMap, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Serialize;
@@ -161,7 +161,13 @@ fn check_user_id(id: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-async fn user(State(state): State<AppState>, Path(id): Path<String>, method: Method, headers: HeaderMap, uri: Uri) -> Response {
+async fn user(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    method: Method,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Response {
     let delete = method == Method::DELETE;
     let run = async {
         let p = secret_project(&state, &headers)?;
@@ -245,7 +251,12 @@ async fn export(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -> 
         let format = match q.get("format").unwrap_or("json") {
             "csv" => FileFormat::Csv,
             "json" | "ndjson" => FileFormat::Ndjson,
-            other => return Err(bad_param("format", format!("{other:?}: csv, json or ndjson"))),
+            other => {
+                return Err(bad_param(
+                    "format",
+                    format!("{other:?}: csv, json or ndjson"),
+                ))
+            }
         };
         let as_array = q.get("format").unwrap_or("json") == "json";
         let range = last_days(Timestamp::now(), q.days(30)?);
@@ -264,7 +275,11 @@ async fn export(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -> 
             if as_array {
                 let mut arr = Vec::with_capacity(out.len() + 2);
                 arr.push(b'[');
-                for (i, line) in out.split(|b| *b == b'\n').filter(|l| !l.is_empty()).enumerate() {
+                for (i, line) in out
+                    .split(|b| *b == b'\n')
+                    .filter(|l| !l.is_empty())
+                    .enumerate()
+                {
                     if i > 0 {
                         arr.push(b',');
                     }

@@ -11,9 +11,7 @@ use std::sync::Arc;
 
 use super::analytics::reply;
 use super::{blocking, read_body, secret_project};
-use crate::churn::{
-    explain_customer, ModelRegistry, RiskSegment, RiskThresholds, Transaction,
-};
+use crate::churn::{explain_customer, ModelRegistry, RiskSegment, RiskThresholds, Transaction};
 use crate::server::app::{AppState, Table};
 use crate::server::churn_jobs::{
     train_and_score, Reason, ScoredUser, TrainOptions, MODEL_NAME, REASONS_PER_USER,
@@ -30,7 +28,11 @@ pub const CHURN_BODY_MAX: usize = 8 << 20;
 pub(crate) fn add_routes(t: Table) -> Table {
     t.add("/api/churn/scores", &[Method::GET], scores)
         .add("/api/churn/train", &[Method::POST], train)
-        .add("/api/churn/training-status", &[Method::GET], training_status)
+        .add(
+            "/api/churn/training-status",
+            &[Method::GET],
+            training_status,
+        )
         .add("/api/churn/predict", &[Method::POST], predict)
 }
 

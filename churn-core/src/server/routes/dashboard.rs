@@ -3,8 +3,8 @@
 //! [`crate::server::dashboard`].
 
 use axum::extract::State;
-use axum::http::{HeaderMap, Uri};
 use axum::http::{header, Method};
+use axum::http::{HeaderMap, Uri};
 use axum::response::{IntoResponse, Response};
 
 use super::analytics::reply;
@@ -44,7 +44,14 @@ async fn data(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -> Re
             let (store, churn) = (state.ingest.store().clone(), state.churn.clone());
             blocking(move || {
                 let run = churn.latest(store.as_ref(), &p.id)?;
-                build(&engine, store.as_ref(), &p.id, run.as_deref(), days, Timestamp::now())
+                build(
+                    &engine,
+                    store.as_ref(),
+                    &p.id,
+                    run.as_deref(),
+                    days,
+                    Timestamp::now(),
+                )
             })
             .await
         }

@@ -3,8 +3,8 @@
 //! and `GET /api/datasets/{id}` (progress and report). See [`crate::server::datasets`].
 
 use axum::extract::{Path, Request, State};
-use axum::http::{HeaderMap, Uri};
 use axum::http::{header, Method, StatusCode};
+use axum::http::{HeaderMap, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
@@ -17,8 +17,11 @@ use crate::server::error::ApiError;
 use crate::server::query::{bad_param, Query};
 
 pub(crate) fn add_routes(t: Table) -> Table {
-    t.add("/api/datasets", &[Method::POST], upload)
-        .add("/api/datasets/{id}", &[Method::GET], status)
+    t.add("/api/datasets", &[Method::POST], upload).add(
+        "/api/datasets/{id}",
+        &[Method::GET],
+        status,
+    )
 }
 
 async fn upload(State(state): State<AppState>, req: Request) -> Response {
@@ -78,7 +81,12 @@ async fn upload(State(state): State<AppState>, req: Request) -> Response {
     run.await.unwrap_or_else(|e: ApiError| e.into_response())
 }
 
-async fn status(State(state): State<AppState>, Path(id): Path<String>, headers: HeaderMap, uri: Uri) -> Response {
+async fn status(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Response {
     reply((|| {
         let p = secret_project(&state, &headers)?;
         Query::parse(uri.query(), &[])?;

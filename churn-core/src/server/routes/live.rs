@@ -7,8 +7,8 @@ use std::convert::Infallible;
 use std::time::Duration;
 
 use axum::extract::State;
-use axum::http::{HeaderMap, Uri};
 use axum::http::Method;
+use axum::http::{HeaderMap, Uri};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures_util::stream;
@@ -62,11 +62,7 @@ async fn live(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -> Re
             tick: tokio::time::interval(Duration::from_secs(1)),
         };
         let s = stream::unfold(feed, next);
-        Ok::<_, ApiError>(
-            Sse::new(s)
-                .keep_alive(KeepAlive::default())
-                .into_response(),
-        )
+        Ok::<_, ApiError>(Sse::new(s).keep_alive(KeepAlive::default()).into_response())
     };
     run().unwrap_or_else(|e| e.into_response())
 }
