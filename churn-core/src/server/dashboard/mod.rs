@@ -156,7 +156,17 @@ pub fn build(
     let mut charts = HashMap::new();
     let mut summary = HashMap::new();
 
-    let au = engine.active_users(&ActiveUsersRequest::new().range(range).period(Period::Day))?;
+    // Complete days only: the current day is still filling up.
+    let today = now.millis() - now.millis().rem_euclid(DAY_MS);
+    let days_range = TimeRange::new(
+        Timestamp::from_millis(today - days as i64 * DAY_MS),
+        Timestamp::from_millis(today),
+    );
+    let au = engine.active_users(
+        &ActiveUsersRequest::new()
+            .range(days_range)
+            .period(Period::Day),
+    )?;
     let points: Vec<(String, f64)> = au
         .daily
         .iter()
@@ -164,7 +174,10 @@ pub fn build(
         .collect();
     charts.insert(
         "active_users".into(),
-        line_chart(&format!("Daily active users, last {days} days"), &points),
+        line_chart(
+            &format!("Daily active users, last {days} complete days"),
+            &points,
+        ),
     );
     summary.insert("active_users".into(), au.total_users as f64);
 

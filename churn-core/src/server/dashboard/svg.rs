@@ -264,14 +264,15 @@ pub fn heatmap(title: &str, rows: &[(String, Vec<Option<f64>>)]) -> String {
             let a = (v / 100.0).clamp(0.0, 1.0) * 0.9 + 0.08;
             let _ = write!(
                 s,
-                r#"<rect class="cell" x="{x:.1}" y="{y:.1}" width="{w:.1}" height="{h:.1}" fill-opacity="{a:.2}"><title>{l} +{c}: {v:.1}%</title></rect><text x="{tx:.1}" y="{ty:.1}" class="cellv" text-anchor="middle">{vi}</text>"#,
+                r#"<rect class="cell" x="{x:.1}" y="{y:.1}" width="{w:.1}" height="{h:.1}" fill-opacity="{a:.2}"><title>{l} +{c}: {v:.1}%</title></rect><text x="{tx:.1}" y="{ty:.1}" class="{cls}" text-anchor="middle">{vi}</text>"#,
                 x = label_w + cw * c as f64,
                 w = cw - 1.0,
                 h = ch - 1.0,
                 l = escape(label),
                 tx = label_w + cw * (c as f64 + 0.5),
                 ty = y + ch * 0.65,
-                vi = v.round() as i64
+                vi = v.round() as i64,
+                cls = if a > 0.5 { "cellv dark" } else { "cellv" }
             );
         }
     }
