@@ -110,13 +110,13 @@ pub fn metrics(
                 user_id: who,
             });
             if recent.len() > 4 * RECENT_CONVERSIONS {
-                recent.sort_by(|a, b| b.timestamp.cmp(&a.timestamp));
+                recent.sort_by_key(|r| std::cmp::Reverse(r.timestamp));
                 recent.truncate(RECENT_CONVERSIONS);
             }
             ControlFlow::Continue(())
         })?;
     }
-    recent.sort_by(|a, b| b.timestamp.cmp(&a.timestamp));
+    recent.sort_by_key(|r| std::cmp::Reverse(r.timestamp));
     recent.truncate(RECENT_CONVERSIONS);
     let visitors = active.total_users;
     Ok(MetricsReport {

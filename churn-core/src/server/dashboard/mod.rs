@@ -226,7 +226,7 @@ pub fn build(
     );
     summary.insert("revenue".into(), rev.totals.revenue);
 
-    let mut bins = vec![0u64; 10];
+    let mut bins = [0u64; 10];
     if let Some(run) = run {
         for u in &run.users {
             let b = ((u.probability * 10.0).floor() as usize).min(9);
