@@ -20,6 +20,7 @@
 pub mod churn;
 #[cfg(feature = "cli")]
 pub mod cli;
+pub mod demo;
 pub mod engine;
 pub mod error;
 pub mod event;

@@ -3,7 +3,10 @@
 use std::path::{Path, PathBuf};
 
 use super::{Ctx, Run};
+use crate::demo::{load_if_empty, DemoConfig};
 use crate::error::Result;
+use crate::server::churn_jobs::{train_and_score, TrainOptions};
+use crate::store::DEFAULT_PROJECT;
 use crate::server::projects::write_keys_file;
 use crate::server::ratelimit::Rate;
 use crate::server::{run_until_signal, AppState, ServerConfig};
@@ -35,6 +38,62 @@ pub struct ServeArgs {
     /// Read client IPs from X-Forwarded-For (behind a trusted proxy).
     #[arg(long)]
     pub trust_forwarded_for: bool,
+    /// Demo mode: load a generated data set into the `default` project when it has no
+    /// events, train a churn model, and print the dashboard URL and the secret key (new
+    /// keys are made when the `<db>.keys` file does not hold the current ones).
+    #[arg(long)]
+    pub demo: bool,
+    /// Demo mode: number of generated users.
+    #[arg(long, default_value_t = 2000, value_name = "N", requires = "demo")]
+    pub demo_users: usize,
+}
+
+/// The secret key of `project` recorded in a keys file, when it is still valid.
+fn secret_from_keys_file(path: &Path, state: &AppState, project: &str) -> Option<String> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let key = text
+        .lines()
+        .find_map(|l| l.strip_prefix("secret_key="))?
+        .trim()
+        .to_string();
+    (state.projects.by_secret_key(&key)?.id == project).then_some(key)
+}
+
+/// Load the demo data, train, and return the secret key to print.
+fn prepare_demo(state: &AppState, db: &Path, users: usize, fresh: Option<&str>) -> Result<String> {
+    let store = state.ingest.store().clone();
+    let cfg = DemoConfig::new().users(users);
+    eprintln!("demo: generating {users} users ...");
+    let n = load_if_empty(store.as_ref(), DEFAULT_PROJECT, &cfg)?;
+    if n > 0 {
+        eprintln!("demo: stored {n} events in project {DEFAULT_PROJECT:?}");
+    } else {
+        eprintln!("demo: project {DEFAULT_PROJECT:?} already has events; keeping them");
+    }
+    eprintln!("demo: training the churn model ...");
+    if state.churn.begin(store.as_ref(), DEFAULT_PROJECT)? {
+        let result = train_and_score(store.as_ref(), DEFAULT_PROJECT, &TrainOptions::default())
+            .map(|(run, _)| run);
+        if let Err(e) = &result {
+            eprintln!("demo: training failed: {e}");
+        }
+        state.churn.finish(store.as_ref(), DEFAULT_PROJECT, result)?;
+    }
+    if let Some(s) = fresh {
+        return Ok(s.to_string());
+    }
+    let path = keys_path(db);
+    if let Some(s) = secret_from_keys_file(&path, state, DEFAULT_PROJECT) {
+        return Ok(s);
+    }
+    // The keys of this store are unknown here: make new ones (demo only).
+    let keys = state.projects.rotate_keys(DEFAULT_PROJECT)?;
+    let _ = std::fs::remove_file(&path);
+    if let Err(e) = write_keys_file(&path, &keys) {
+        eprintln!("  could not write {}: {e}", path.display());
+    }
+    eprintln!("demo: made new keys for {DEFAULT_PROJECT:?}; write key: {}", keys.write_key);
+    Ok(keys.secret_key)
 }
 
 /// Where the keys of a new store are written: `<db>.keys`.
@@ -67,12 +126,13 @@ impl Run for ServeArgs {
             .header_timeout(std::time::Duration::from_secs_f64(self.header_timeout))
             .trust_forwarded_for(self.trust_forwarded_for);
         let state = AppState::from_store(store, config)?;
-        if let Some(keys) = state.projects.ensure_default()? {
+        let created = state.projects.ensure_default()?;
+        if let Some(keys) = &created {
             let path = keys_path(&ctx.db);
             eprintln!("Created project {:?}. These keys are shown once:", keys.project);
             eprintln!("  write key  (SDKs, public):  {}", keys.write_key);
             eprintln!("  secret key (reads, admin):  {}", keys.secret_key);
-            match write_keys_file(&path, &keys) {
+            match write_keys_file(&path, keys) {
                 Ok(()) => eprintln!("  also written to {} (mode 0600)", path.display()),
                 Err(e) => eprintln!("  could not write {}: {e}", path.display()),
             }
@@ -82,8 +142,19 @@ impl Run for ServeArgs {
         } else {
             format!("{}:{}", self.host, self.port)
         };
+        let demo_key = if self.demo {
+            let fresh = created.as_ref().map(|k| k.secret_key.as_str());
+            Some(prepare_demo(&state, &ctx.db, self.demo_users, fresh)?)
+        } else {
+            None
+        };
         run_until_signal(state, &addr, |a| {
             eprintln!("churnlens listening on http://{a} (Ctrl-C to stop)");
+            if let Some(k) = &demo_key {
+                eprintln!("Dashboard:  http://{a}/");
+                eprintln!("Secret key: {k}");
+                eprintln!("  (paste it in the login form; it stays in the browser tab's sessionStorage)");
+            }
         })?;
         eprintln!("stopped; every accepted event is stored");
         Ok(())

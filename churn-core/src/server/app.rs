@@ -12,9 +12,13 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodFilter, MethodRouter};
 use axum::Router;
 
+use super::churn_jobs::ChurnJobs;
 use super::config::ServerConfig;
+use super::datasets::Datasets;
+use super::engines::Engines;
 use super::error::ApiError;
 use super::ingest::{Ingest, IngestConfig, TrackerIngest};
+use super::live::Live;
 use super::projects::Projects;
 use super::ratelimit::{retry_after_secs, Limiter};
 use super::routes;
@@ -29,6 +33,14 @@ pub struct Shared {
     pub projects: Projects,
     /// Where messages go.
     pub ingest: Arc<dyn Ingest>,
+    /// One query engine per project.
+    pub engines: Arc<Engines>,
+    /// Churn training status and scores.
+    pub churn: Arc<ChurnJobs>,
+    /// Dataset uploads.
+    pub datasets: Arc<Datasets>,
+    /// Live counters and alerts.
+    pub live: Arc<Live>,
     pub(crate) ip_limiter: Limiter<IpAddr>,
     pub(crate) key_limiter: Limiter<String>,
 }
@@ -48,6 +60,10 @@ impl AppState {
     /// State from parts.
     pub fn new(config: ServerConfig, projects: Projects, ingest: Arc<dyn Ingest>) -> Self {
         AppState(Arc::new(Shared {
+            engines: Arc::new(Engines::new(ingest.store().clone(), config.engine_refresh)),
+            churn: Arc::new(ChurnJobs::default()),
+            datasets: Arc::new(Datasets::default()),
+            live: Arc::new(Live::default()),
             ip_limiter: Limiter::new(config.ip_rate),
             key_limiter: Limiter::new(config.key_rate),
             config,

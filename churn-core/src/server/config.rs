@@ -44,7 +44,20 @@ pub struct ServerConfig {
     pub posthog_limits: Limits,
     /// Tracker settings.
     pub ingest: IngestConfig,
+    /// Longest age of a project's query engine before a read refreshes it (pulls the
+    /// events stored since). Default 1 s; 0 refreshes before every query.
+    pub engine_refresh: Duration,
+    /// Event names that count as a conversion in `GET /api/metrics`. Default
+    /// [`DEFAULT_CONVERSION_EVENTS`].
+    pub conversion_events: Vec<String>,
+    /// Largest dataset upload (`POST /api/datasets`). Default 256 MiB.
+    pub dataset_max_bytes: usize,
+    /// Attempts per alert webhook call (with 0.5 s, 1 s, 2 s, ... between). Default 3.
+    pub webhook_attempts: u32,
 }
+
+/// The default conversion events of `GET /api/metrics`.
+pub const DEFAULT_CONVERSION_EVENTS: &[&str] = &["purchase", "signup", "payment_completed"];
 
 impl Default for ServerConfig {
     fn default() -> Self {
@@ -59,6 +72,13 @@ impl Default for ServerConfig {
             segment_limits: Limits::segment(),
             posthog_limits: Limits::posthog(),
             ingest: IngestConfig::default(),
+            engine_refresh: Duration::from_secs(1),
+            conversion_events: DEFAULT_CONVERSION_EVENTS
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+            dataset_max_bytes: 256 << 20,
+            webhook_attempts: 3,
         }
     }
 }
@@ -121,6 +141,34 @@ impl ServerConfig {
     /// Set the tracker settings.
     pub fn ingest(mut self, i: IngestConfig) -> Self {
         self.ingest = i;
+        self
+    }
+
+    /// Set the longest engine age before a refresh.
+    pub fn engine_refresh(mut self, d: Duration) -> Self {
+        self.engine_refresh = d;
+        self
+    }
+
+    /// Set the conversion event names.
+    pub fn conversion_events<I, S>(mut self, names: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.conversion_events = names.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Set the largest dataset upload.
+    pub fn dataset_max_bytes(mut self, n: usize) -> Self {
+        self.dataset_max_bytes = n;
+        self
+    }
+
+    /// Set the attempts per webhook call.
+    pub fn webhook_attempts(mut self, n: u32) -> Self {
+        self.webhook_attempts = n;
         self
     }
 }

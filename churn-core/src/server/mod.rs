@@ -29,11 +29,18 @@
 
 pub mod app;
 pub mod auth;
+pub mod churn_jobs;
 pub mod config;
+pub mod dashboard;
+pub mod datasets;
 pub mod decode;
+pub mod engines;
 pub mod error;
 pub mod ingest;
+pub mod live;
+pub mod metrics;
 pub mod projects;
+pub mod query;
 pub mod ratelimit;
 mod routes;
 pub mod run;

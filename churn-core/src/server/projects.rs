@@ -54,6 +54,10 @@ pub struct Project {
     /// Allowed browser origins (see the module docs).
     #[serde(default)]
     pub cors_origins: Vec<String>,
+    /// Where "entered the Critical segment" alerts are POSTed (see
+    /// [`super::live`]); `None`: no webhook.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook_url: Option<String>,
     /// When it was created.
     pub created_at: Timestamp,
 }
@@ -211,6 +215,7 @@ impl Projects {
             write_key_hash: w,
             secret_key_hash: s,
             cors_origins: self.get(id).map(|p| p.cors_origins).unwrap_or_default(),
+            webhook_url: self.get(id).and_then(|p| p.webhook_url),
             created_at: self
                 .get(id)
                 .map(|p| p.created_at)
@@ -257,6 +262,24 @@ impl Projects {
             .into_iter()
             .map(|o| o.trim_end_matches('/').to_string())
             .collect();
+        self.save(&p)?;
+        Ok(p)
+    }
+
+    /// Set or clear a project's alert webhook (an `http://` or `https://` URL).
+    pub fn set_webhook(&self, id: &str, url: Option<String>) -> Result<Project> {
+        let mut p = self.get(id).ok_or_else(|| Error::NotFound {
+            what: format!("project {id}"),
+        })?;
+        if let Some(u) = &url {
+            if !(u.starts_with("http://") || u.starts_with("https://")) || u.len() > 2000 {
+                return Err(Error::invalid(
+                    "webhook_url",
+                    format!("{u:?} is not an http:// or https:// URL"),
+                ));
+            }
+        }
+        p.webhook_url = url;
         self.save(&p)?;
         Ok(p)
     }

@@ -47,13 +47,20 @@ async fn openapi() -> Json<Value> {
 }
 
 fn project_json(p: &Project) -> Value {
-    json!({"id": p.id, "name": p.name, "cors_origins": p.cors_origins, "created_at": p.created_at})
+    json!({"id": p.id, "name": p.name, "cors_origins": p.cors_origins, "webhook_url": p.webhook_url, "created_at": p.created_at})
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ProjectPatch {
     cors_origins: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "present")]
+    webhook_url: Option<Option<String>>,
+}
+
+/// `"webhook_url": null` clears the webhook (Some(None)); absent leaves it (None).
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
 }
 
 async fn project(State(state): State<AppState>, req: Request) -> Response {
@@ -64,8 +71,12 @@ async fn project(State(state): State<AppState>, req: Request) -> Response {
             let bytes = read_body(&state, &parts.headers, body, 64 * 1024).await?;
             let patch: ProjectPatch =
                 crate::server::decode::body::parse_json(&bytes).map_err(ApiError::body)?;
-            match patch.cors_origins {
+            let p = match patch.cors_origins {
                 Some(o) => state.projects.set_cors(&p.id, o)?,
+                None => p,
+            };
+            match patch.webhook_url {
+                Some(u) => state.projects.set_webhook(&p.id, u)?,
                 None => p,
             }
         } else {
@@ -128,6 +139,194 @@ fn report_response(extra: Value) -> Value {
     }}}})
 }
 
+fn param(name: &str, schema: Value, description: &str) -> Value {
+    json!({"name": name, "in": "query", "required": false, "schema": schema, "description": description})
+}
+
+fn path_id(description: &str) -> Value {
+    json!({"name": "id", "in": "path", "required": true, "schema": {"type": "string"}, "description": description})
+}
+
+/// A secret-key operation.
+fn read_op(summary: &str, tag: &str, params: Vec<Value>, ok: &str) -> Value {
+    json!({
+        "summary": summary, "tags": [tag], "security": [{"bearerKey": []}],
+        "parameters": params,
+        "responses": {
+            "200": {"description": ok, "content": {"application/json": {"schema": {"type": "object"}}}},
+            "400": {"$ref": "#/components/responses/Error"},
+            "401": {"$ref": "#/components/responses/Error"},
+            "404": {"$ref": "#/components/responses/Error"},
+            "429": {"$ref": "#/components/responses/Error"}
+        }
+    })
+}
+
+fn with_body(mut op: Value, schema: Value, status: &str) -> Value {
+    if let Some(m) = op.as_object_mut() {
+        m.insert(
+            "requestBody".into(),
+            json!({"content": {"application/json": {"schema": schema}}}),
+        );
+        if status != "200" {
+            if let Some(r) = m.get_mut("responses").and_then(Value::as_object_mut) {
+                if let Some(ok) = r.remove("200") {
+                    r.insert(status.into(), ok);
+                }
+                r.insert(
+                    "409".into(),
+                    json!({"$ref": "#/components/responses/Error"}),
+                );
+            }
+        }
+    }
+    op
+}
+
+/// The read API, churn, datasets, live and dashboard routes.
+fn read_paths(paths: &mut serde_json::Map<String, Value>) {
+    let days = |d: u32| {
+        param(
+            "days",
+            json!({"type": "integer", "minimum": 1, "maximum": 3660, "default": d}),
+            "the last N days up to now",
+        )
+    };
+    let period = |d: &str| {
+        param(
+            "period",
+            json!({"enum": ["day", "week", "month"], "default": d}),
+            "period of the rows",
+        )
+    };
+    let mut put = |p: &str, v: Value| {
+        paths.insert(p.into(), v);
+    };
+    put(
+        "/api/metrics",
+        json!({"get": read_op("Visitors, conversions (events named in the server's conversion list, default purchase, signup, payment_completed), conversion rate, pages per session, traffic sources, recent conversions", "analytics", vec![days(7)], "MetricsReport")}),
+    );
+    put(
+        "/api/active-users",
+        json!({"get": read_op("DAU / WAU / MAU, rolling WAU_7 / MAU_30, stickiness", "analytics", vec![days(30), period("day")], "ActiveUsersReport")}),
+    );
+    put(
+        "/api/retention",
+        json!({"get": read_op("Retention cohorts (counts and percentages)", "analytics", vec![days(90), period("week"), param("mode", json!({"enum": ["first_time", "recurring"]}), "cohort mode"), param("periods", json!({"type": "integer", "minimum": 1}), "largest number of columns")], "RetentionReport")}),
+    );
+    put(
+        "/api/revenue",
+        json!({"get": read_op("Revenue, ARPU, ARPPU, churn rate, LTV, signup conversion", "analytics", vec![days(365), period("month"), param("currency", json!({"type": "string"}), "ISO currency (default: the most frequent)")], "RevenueReport")}),
+    );
+    put(
+        "/api/sessions",
+        json!({"get": read_op("Sessions, duration, pages, bounce rate, sources, entry and exit pages", "analytics", vec![days(30), period("day"), param("top", json!({"type": "integer", "minimum": 1, "maximum": 1000}), "length of the top lists")], "SessionsReport")}),
+    );
+    let export_op = read_op(
+        "Export events as CSV, a JSON array or NDJSON",
+        "analytics",
+        vec![
+            days(30),
+            param(
+                "format",
+                json!({"enum": ["csv", "json", "ndjson"], "default": "json"}),
+                "output format",
+            ),
+        ],
+        "the events",
+    );
+    put("/api/export", json!({"get": export_op}));
+    let mut user_get = read_op(
+        "A user: record, event count, first / last seen, recent events, latest churn score",
+        "users",
+        vec![],
+        "the profile",
+    );
+    let mut user_del = read_op(
+        "Delete everything stored about a user (GDPR erasure)",
+        "users",
+        vec![],
+        "DeleteReport",
+    );
+    let mut user_exp = read_op(
+        "Everything stored about a user (GDPR access)",
+        "users",
+        vec![],
+        "UserExport",
+    );
+    for op in [&mut user_get, &mut user_del, &mut user_exp] {
+        if let Some(m) = op.as_object_mut() {
+            m.insert("parameters".into(), json!([path_id("user id")]));
+        }
+    }
+    put(
+        "/api/users/{id}",
+        json!({"get": user_get, "delete": user_del}),
+    );
+    put("/api/users/{id}/export", json!({"get": user_exp}));
+    put(
+        "/api/churn/scores",
+        json!({"get": read_op("Scores of the latest run, highest first", "churn", vec![
+        param("segment", json!({"enum": ["low", "medium", "high", "critical"]}), "only this risk segment (case-insensitive)"),
+        param("limit", json!({"type": "integer", "minimum": 1, "maximum": 10000, "default": 100}), "page size"),
+        param("offset", json!({"type": "integer", "minimum": 0, "default": 0}), "rows to skip")], "a page of scores")}),
+    );
+    put(
+        "/api/churn/train",
+        json!({"post": with_body(read_op("Train a churn model and score every active user (background job)", "churn", vec![], "TrainingStatus (running)"),
+        json!({"type": "object", "additionalProperties": false, "properties": {"as_of": {"type": "string", "format": "date-time"}, "horizon_days": {"type": "integer"}, "lookback_days": {"type": "integer"}}}), "202")}),
+    );
+    put(
+        "/api/churn/training-status",
+        json!({"get": read_op("State of the last training run", "churn", vec![], "TrainingStatus")}),
+    );
+    put(
+        "/api/churn/predict",
+        json!({"post": with_body(read_op("Churn probability, risk segment and reasons for one customer's transactions", "churn", vec![], "prediction"),
+        json!({"type": "object", "required": ["transactions"], "additionalProperties": false, "properties": {
+            "transactions": {"type": "array", "items": {"type": "object", "required": ["customer_id", "date", "amount", "event_type"], "properties": {"customer_id": {"type": "string"}, "date": {"type": "string", "format": "date-time"}, "amount": {"type": "number"}, "event_type": {"type": "string"}}}},
+            "as_of": {"type": "string", "format": "date-time"}}}), "200")}),
+    );
+    let mut upload = read_op("Upload a CSV or NDJSON dataset (raw body or multipart field `file`); imported in the background", "datasets",
+        vec![param("format", json!({"enum": ["csv", "ndjson"]}), "format (default: from the content type, file name or content)")], "DatasetStatus (running)");
+    if let Some(m) = upload.as_object_mut() {
+        m.insert("requestBody".into(), json!({"content": {"text/csv": {"schema": {"type": "string"}}, "application/x-ndjson": {"schema": {"type": "string"}}, "multipart/form-data": {"schema": {"type": "object", "properties": {"file": {"type": "string", "format": "binary"}}}}}}));
+        if let Some(r) = m.get_mut("responses").and_then(Value::as_object_mut) {
+            if let Some(ok) = r.remove("200") {
+                r.insert("202".into(), ok);
+            }
+            r.insert(
+                "413".into(),
+                json!({"$ref": "#/components/responses/Error"}),
+            );
+        }
+    }
+    put("/api/datasets", json!({"post": upload}));
+    let mut ds = read_op(
+        "Progress and report of an upload",
+        "datasets",
+        vec![],
+        "DatasetStatus",
+    );
+    if let Some(m) = ds.as_object_mut() {
+        m.insert("parameters".into(), json!([path_id("dataset id")]));
+    }
+    put("/api/datasets/{id}", json!({"get": ds}));
+    let mut live = read_op("Server-Sent Events: `stats` every second ({at, events_per_second, active_users}), `alert` when users enter the Critical segment", "live", vec![], "event stream");
+    if let Some(r) = live.pointer_mut("/responses/200") {
+        *r = json!({"description": "event stream", "content": {"text/event-stream": {"schema": {"type": "string"}}}});
+    }
+    put("/api/live", json!({"get": live}));
+    put(
+        "/api/dashboard",
+        json!({"get": read_op("Dashboard data: SVG charts, at-risk table, summary", "dashboard", vec![days(30)], "DashboardData")}),
+    );
+    put(
+        "/",
+        json!({"get": {"summary": "The dashboard page (login form; data is fetched with the secret key)", "tags": ["dashboard"], "responses": {"200": {"description": "HTML", "content": {"text/html": {"schema": {"type": "string"}}}}}}}),
+    );
+}
+
 /// The OpenAPI 3.1 document of every route (`GET /openapi.json`).
 pub(crate) fn openapi_document() -> Value {
     let mut paths = serde_json::Map::new();
@@ -186,9 +385,10 @@ pub(crate) fn openapi_document() -> Value {
     paths.insert("/api/project".into(), json!({
         "get": {"summary": "The project of the secret key", "tags": ["admin"], "security": [{"bearerKey": []}], "responses": {"200": project_ok, "401": {"$ref": "#/components/responses/Error"}}},
         "patch": {"summary": "Set allowed browser origins", "tags": ["admin"], "security": [{"bearerKey": []}],
-                  "requestBody": {"content": {"application/json": {"schema": {"type": "object", "properties": {"cors_origins": {"type": "array", "items": {"type": "string"}}}, "additionalProperties": false}}}},
+                  "requestBody": {"content": {"application/json": {"schema": {"type": "object", "properties": {"cors_origins": {"type": "array", "items": {"type": "string"}}, "webhook_url": {"type": ["string", "null"]}}, "additionalProperties": false}}}},
                   "responses": {"200": project_ok, "400": {"$ref": "#/components/responses/Error"}, "401": {"$ref": "#/components/responses/Error"}}}
     }));
+    read_paths(&mut paths);
     json!({
         "openapi": "3.1.0",
         "info": {"title": "churnlens", "version": env!("CARGO_PKG_VERSION"),

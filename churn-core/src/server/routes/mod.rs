@@ -3,6 +3,11 @@
 //! ingest and merging the per-message refusals.
 
 mod admin;
+mod analytics;
+mod churn;
+mod dashboard;
+mod datasets;
+mod live;
 mod native;
 mod posthog;
 mod segment;
@@ -55,6 +60,11 @@ pub(crate) fn table() -> Table {
         ],
     );
     let t = native::add_routes(t);
+    let t = analytics::add_routes(t);
+    let t = churn::add_routes(t);
+    let t = datasets::add_routes(t);
+    let t = live::add_routes(t);
+    let t = dashboard::add_routes(t);
     admin::add_routes(t)
 }
 
@@ -204,6 +214,7 @@ pub(crate) fn accept(
     } else {
         state.ingest.ingest(&project.id, inputs)?
     };
+    state.live.record(&project.id, report.accepted as u64);
     for r in &mut report.rejected {
         r.index = positions.get(r.index).copied().unwrap_or(r.index);
     }
@@ -220,6 +231,18 @@ pub(crate) fn accept(
         return Err(e);
     }
     Ok(report)
+}
+
+/// Run `f` on a blocking thread (store reads, engine queries, training).
+pub(crate) async fn blocking<T, F>(f: F) -> Result<T, ApiError>
+where
+    T: Send + 'static,
+    F: FnOnce() -> crate::error::Result<T> + Send + 'static,
+{
+    match tokio::task::spawn_blocking(f).await {
+        Ok(r) => r.map_err(ApiError::from),
+        Err(e) => Err(ApiError::from(Error::storage(format!("task failed: {e}")))),
+    }
 }
 
 /// Methods of ingestion routes.
