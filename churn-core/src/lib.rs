@@ -17,6 +17,7 @@
 #![deny(clippy::unwrap_used)]
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+#[cfg(feature = "churn")]
 pub mod churn;
 #[cfg(feature = "cli")]
 pub mod cli;
@@ -29,6 +30,7 @@ pub mod privacy;
 pub mod server;
 pub mod store;
 pub mod time;
+#[cfg(feature = "tracker")]
 pub mod tracker;
 
 pub use error::{Error, Result, ValidationError};
@@ -38,4 +40,5 @@ pub use error::{Error, Result, ValidationError};
 #[doc = include_str!("../../README.md")]
 struct ReadmeDoctests;
 pub use time::{TimeRange, Timestamp};
+#[cfg(feature = "tracker")]
 pub use tracker::Analytics;
