@@ -15,7 +15,7 @@
 //! # Ok::<(), churn_core::Error>(())
 //! ```
 
-use churn_core::event::{Limits, Message, MessageInput};
+use churn_core::event::{Limits, Message, MessageInput, Utm};
 use churn_core::privacy::{IpPolicy, PrivacyPolicy};
 use churn_core::{Error, Result, Timestamp};
 use serde::{Deserialize, Serialize};
@@ -82,6 +82,14 @@ impl BrowserCore {
     ) -> Result<Option<String>> {
         let parsed = MessageInput::parse_slice(input.as_bytes())?;
         let mut msg = parsed.into_message(now, &self.options.limits)?;
+        if let Message::Track(e) = &mut msg {
+            // Campaign fields from the page URL, as analytics.js does.
+            if e.context.utm.is_empty() {
+                if let Some(url) = &e.context.url {
+                    e.context.utm = Utm::from_query(url);
+                }
+            }
+        }
         if anonymous {
             match &mut msg {
                 Message::Track(e) => {
@@ -172,6 +180,9 @@ mod tests {
         assert!(v["properties"]["nested"].get("phone").is_none());
         assert_eq!(v["properties"]["n"], 2);
         assert_eq!(v["context"]["ip"], "203.0.113.0");
+        let v = wire(&core, r#"{"type":"page","anonymousId":"a","context":{"url":"https://x.io/p?utm_source=news&q=1"}}"#, false);
+        assert_eq!(v["event"], "page_view");
+        assert_eq!(v["context"]["utm"]["source"], "news");
     }
 
     #[test]
