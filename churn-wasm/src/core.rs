@@ -180,7 +180,11 @@ mod tests {
         assert!(v["properties"]["nested"].get("phone").is_none());
         assert_eq!(v["properties"]["n"], 2);
         assert_eq!(v["context"]["ip"], "203.0.113.0");
-        let v = wire(&core, r#"{"type":"page","anonymousId":"a","context":{"url":"https://x.io/p?utm_source=news&q=1"}}"#, false);
+        let v = wire(
+            &core,
+            r#"{"type":"page","anonymousId":"a","context":{"url":"https://x.io/p?utm_source=news&q=1"}}"#,
+            false,
+        );
         assert_eq!(v["event"], "page_view");
         assert_eq!(v["context"]["utm"]["source"], "news");
     }

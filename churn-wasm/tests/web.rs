@@ -23,20 +23,27 @@ fn message_is_validated_stamped_and_scrubbed() {
     let v: serde_json::Value = serde_json::from_str(&wire).unwrap();
     assert_eq!(v["properties"], serde_json::json!({"plan": "pro"}));
     assert_eq!(v["message_id"].as_str().unwrap().len(), 36); // uuid from crypto.getRandomValues
-    // Timestamp::now() works in wasm (chrono wasmbind): a plausible current year.
+                                                             // Timestamp::now() works in wasm (chrono wasmbind): a plausible current year.
     assert!(v["timestamp"].as_str().unwrap() > "2024");
     assert!(core.is_pii_key("E-Mail"));
     let err = core.message(r#"{"event":"x"}"#, false).unwrap_err();
     assert_eq!(get(&err, "code"), JsValue::from("ERR_VALIDATION"));
     assert!(Core::new("{").is_err());
-    assert_eq!(core.message(r#"{"type":"identify","userId":"u"}"#, true).unwrap(), None);
+    assert_eq!(
+        core.message(r#"{"type":"identify","userId":"u"}"#, true)
+            .unwrap(),
+        None
+    );
 }
 
 #[wasm_bindgen_test]
 fn session_rule() {
     let first = touch_session("", 1_000.0, 1_800_000.0).unwrap();
     assert_eq!(get(&first, "isNew"), JsValue::TRUE);
-    let s = js_sys::JSON::stringify(&get(&first, "session")).unwrap().as_string().unwrap();
+    let s = js_sys::JSON::stringify(&get(&first, "session"))
+        .unwrap()
+        .as_string()
+        .unwrap();
     let again = touch_session(&s, 1_000.0 + 1_799_999.0, 1_800_000.0).unwrap();
     assert_eq!(get(&again, "isNew"), JsValue::FALSE);
     let later = touch_session(&s, 1_000.0 + 1_800_000.0, 1_800_000.0).unwrap();
