@@ -246,7 +246,11 @@ export function reset() {
 function dataProps(el) {
   const props = {};
   for (const [k, v] of Object.entries(el.dataset)) {
-    if (k.startsWith('churnProp') && k.length > 9) props[k[9].toLowerCase() + k.slice(10)] = v;
+    // Attribute values are text; numbers written as numbers (data-churn-prop-amount="49")
+    // become numbers, so revenue properties validate.
+    if (k.startsWith('churnProp') && k.length > 9) {
+      props[k[9].toLowerCase() + k.slice(10)] = /^-?\d+(\.\d+)?$/.test(v) ? Number(v) : v;
+    }
   }
   return props;
 }
