@@ -17,6 +17,7 @@
 #![deny(clippy::unwrap_used)]
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+#[cfg(feature = "churn")]
 pub mod churn;
 #[cfg(feature = "cli")]
 pub mod cli;
@@ -24,12 +25,14 @@ pub mod demo;
 pub mod engine;
 pub mod error;
 pub mod event;
+pub mod event_names;
 pub mod import;
 pub mod privacy;
 #[cfg(feature = "server")]
 pub mod server;
 pub mod store;
 pub mod time;
+#[cfg(feature = "tracker")]
 pub mod tracker;
 
 pub use error::{Error, Result, ValidationError};
@@ -39,4 +42,5 @@ pub use error::{Error, Result, ValidationError};
 #[doc = include_str!("../../README.md")]
 struct ReadmeDoctests;
 pub use time::{TimeRange, Timestamp};
+#[cfg(feature = "tracker")]
 pub use tracker::Analytics;

@@ -15,9 +15,9 @@ use super::columns::NONE;
 use super::segment::default_as_of;
 use super::sessions::DEFAULT_SESSION_GAP_MS;
 use super::view::View;
-use crate::churn::FeatureConfig;
 use crate::error::{Error, Result};
 use crate::event::{Event, Properties};
+use crate::event_names::FeatureConfig;
 use crate::store::{ScanRequest, Store};
 use crate::time::{Timestamp, DAY_MS};
 

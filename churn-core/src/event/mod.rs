@@ -28,6 +28,7 @@ pub use validate::Limits;
 
 #[allow(unused_imports)]
 pub(crate) use context::{percent_decode, referrer_host};
+#[allow(unused_imports)] // used by the CSV import
 pub(crate) use input::context_from_value;
 #[allow(unused_imports)]
 pub(crate) use validate::{

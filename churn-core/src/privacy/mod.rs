@@ -30,11 +30,13 @@
 //! # Ok::<(), churn_core::Error>(())
 //! ```
 
+#[cfg(feature = "tracker")]
 pub(crate) mod consent;
 mod gdpr;
 mod ip;
 mod pii;
 
+#[cfg(feature = "tracker")]
 pub(crate) use consent::ConsentSet;
 pub use gdpr::{anonymize_user, export_user, UserExport};
 pub use ip::truncate_ip;
