@@ -28,8 +28,8 @@ def test_many_threads_track_and_analyse(db_path: Path) -> None:
 
 
 def test_gil_released_during_analysis(mem: churnlens.Analytics) -> None:
-    mem.track_batch([{"event": "e", "user_id": f"u{i % 5000}",
-                      "timestamp": 1_767_225_600_000 + i * 60_000} for i in range(100_000)])
+    mem.track_batch([{"event": "e", "user_id": f"u{i % 1000}",
+                      "timestamp": 1_767_225_600_000 + i * 60_000} for i in range(20_000)])
     mem.flush()
     ticks = 0
     stop = threading.Event()
