@@ -5,17 +5,19 @@ from __future__ import annotations
 import datetime as _dt
 import os
 from types import TracebackType
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Type, Union
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Type, Union, final
 
 #: A time: ``datetime`` (naive = UTC, aware converted), ``date`` (midnight UTC),
 #: ``int`` epoch milliseconds, or text (RFC 3339, ``YYYY-MM-DD``).
-TimeLike = Union[_dt.datetime, _dt.date, int, str]
+_TimeLike = Union[_dt.datetime, _dt.date, int, str]
 #: A report: plain dicts and lists in churn-core's JSON shape.
-Report = Dict[str, Any]
-PathLike = Union[str, "os.PathLike[str]"]
+_Report = Dict[str, Any]
+_PathLike = Union[str, "os.PathLike[str]"]
 
 __version__: str
+__all__ = ["Analytics", "ChurnModel", "__version__"]
 
+@final
 class ChurnModel:
     """A trained, calibrated churn model (logistic regression). Immutable and
     thread-safe; save it with :meth:`save` and read it back with :meth:`load`."""
@@ -27,19 +29,19 @@ class ChurnModel:
     def feature_names(self) -> List[str]:
         """Feature column names, in order."""
     @property
-    def metrics(self) -> Optional[Report]:
+    def metrics(self) -> Optional[_Report]:
         """Held-out metrics recorded with the model, if any."""
-    def to_dict(self) -> Report:
+    def to_dict(self) -> _Report:
         """The whole model (coefficients, calibration, feature config) as a dict."""
     def to_json(self) -> bytes:
         """The versioned JSON document :meth:`save` writes."""
     @staticmethod
     def from_json(data: bytes) -> ChurnModel:
         """Read a model from :meth:`to_json` output (``ModelError`` when damaged)."""
-    def save(self, path: PathLike) -> None:
+    def save(self, path: _PathLike) -> None:
         """Write the model to ``path``."""
     @staticmethod
-    def load(path: PathLike) -> ChurnModel:
+    def load(path: _PathLike) -> ChurnModel:
         """Read a model written by :meth:`save`."""
 
 class Analytics:
@@ -56,9 +58,9 @@ class Analytics:
     instance reopens its file in the child.
     """
 
-    def __init__(
-        self,
-        path: Optional[PathLike] = None,
+    def __new__(
+        cls,
+        path: Optional[_PathLike] = None,
         *,
         project: str = "default",
         batch_size: int = 1000,
@@ -66,7 +68,7 @@ class Analytics:
         queue_capacity: int = 100000,
         backpressure: str = "block",
         privacy: Optional[Mapping[str, Any]] = None,
-    ) -> None: ...
+    ) -> Analytics: ...
     @staticmethod
     def in_memory(
         *,
@@ -100,7 +102,7 @@ class Analytics:
         user_id: Optional[str] = None,
         anonymous_id: Optional[str] = None,
         properties: Optional[Mapping[str, Any]] = None,
-        timestamp: Optional[TimeLike] = None,
+        timestamp: Optional[_TimeLike] = None,
         message_id: Optional[str] = None,
         session_id: Optional[str] = None,
         context: Optional[Mapping[str, Any]] = None,
@@ -113,7 +115,7 @@ class Analytics:
         user_id: Optional[str] = None,
         anonymous_id: Optional[str] = None,
         properties: Optional[Mapping[str, Any]] = None,
-        timestamp: Optional[TimeLike] = None,
+        timestamp: Optional[_TimeLike] = None,
         message_id: Optional[str] = None,
         session_id: Optional[str] = None,
         context: Optional[Mapping[str, Any]] = None,
@@ -124,12 +126,12 @@ class Analytics:
         user_id: str,
         traits: Optional[Mapping[str, Any]] = None,
         anonymous_id: Optional[str] = None,
-        timestamp: Optional[TimeLike] = None,
+        timestamp: Optional[_TimeLike] = None,
     ) -> None:
         """Record who a user is (traits) and link ``anonymous_id`` to them."""
     def alias(self, user_id: str, previous_id: str) -> None:
         """Record that ``previous_id`` is the same person as ``user_id``."""
-    def track_batch(self, messages: Sequence[Mapping[str, Any]]) -> Report:
+    def track_batch(self, messages: Sequence[Mapping[str, Any]]) -> _Report:
         """Queue many messages (Segment-shaped dicts, snake_case or camelCase keys;
         ``type`` = track/page/identify/alias). Returns ``{"accepted", "duplicates",
         "rejected": [{"index", "code", "reason"}]}``; bad items never stop the batch."""
@@ -137,48 +139,48 @@ class Analytics:
         """Wait until every accepted message is stored (``StorageError`` if not)."""
     def close(self) -> None:
         """Store everything accepted and stop; later calls raise ``ClosedError``."""
-    def stats(self) -> Report:
+    def stats(self) -> _Report:
         """Tracker counters: accepted, stored, pending, inserted, duplicates, failures."""
-    def import_file(self, path: PathLike, **options: Any) -> Report:
+    def import_file(self, path: _PathLike, **options: Any) -> _Report:
         """Import a CSV / TSV / NDJSON file. Keywords: column names (``user_id=``,
         ``anonymous_id=``, ``timestamp=``, ``event=``, ``amount=``, ``message_id=``,
         ``session_id=``) or ``ImportOptions`` fields (``format``, ``default_event``,
         ``batch_size``, ...). Bad rows are reported, never fatal."""
-    def import_csv(self, path: PathLike, **options: Any) -> Report:
+    def import_csv(self, path: _PathLike, **options: Any) -> _Report:
         """Same as :meth:`import_file`."""
     def set_consent(self, user_id: str, granted: bool) -> None:
         """Record consent; while withdrawn, the person's events raise ``ConsentError``."""
-    def export_user(self, user_id: str) -> Report:
+    def export_user(self, user_id: str) -> _Report:
         """Everything stored about a person (events, record, links, consent)."""
-    def delete_user(self, user_id: str) -> Report:
+    def delete_user(self, user_id: str) -> _Report:
         """Delete everything about a person; returns the counts deleted."""
     def anonymize_user(self, user_id: str) -> str:
         """Replace a person by a new random id without PII; returns the new id."""
-    def purge_before(self, before: TimeLike) -> int:
+    def purge_before(self, before: _TimeLike) -> int:
         """Delete every event before ``before``; returns how many."""
-    def refresh(self) -> Report:
+    def refresh(self) -> _Report:
         """Merge events stored since the last analysis (also by other processes)."""
-    def memory_usage(self) -> Report:
+    def memory_usage(self) -> _Report:
         """Memory held by the query engine."""
-    def active_users(self, **options: Any) -> Report:
+    def active_users(self, **options: Any) -> _Report:
         """DAU/WAU/MAU, rolling WAU_7/MAU_30, stickiness, new vs returning. Options:
         ``range=(from, to)``, ``period="day"|"week"|"month"``, ``active={...}``."""
-    def sessions(self, **options: Any) -> Report:
+    def sessions(self, **options: Any) -> _Report:
         """Sessions, durations, bounces, entry/exit pages. Options: ``range``,
         ``period``, ``active``, ``max_gap_ms``, ``top``."""
-    def retention(self, **options: Any) -> Report:
+    def retention(self, **options: Any) -> _Report:
         """Retention cohorts. Options: ``range``, ``period``, ``mode``, ``start``,
         ``returning``, ``periods``."""
-    def revenue(self, **options: Any) -> Report:
+    def revenue(self, **options: Any) -> _Report:
         """Revenue, ARPU, churn rate and LTV per period. Options: ``range``, ``period``,
         ``currency``, ``revenue_events``, ``active``, ``subscription``,
         ``signup_event``, ``cac``."""
-    def churn_features(self, as_of: TimeLike, **features: Any) -> Report:
+    def churn_features(self, as_of: _TimeLike, **features: Any) -> _Report:
         """Churn features of every customer as of ``as_of``: ``{"as_of", "columns",
         "customers", "values"}``. Keywords: ``FeatureConfig`` fields."""
     def train_churn(
         self,
-        as_of: TimeLike,
+        as_of: _TimeLike,
         *,
         name: str = "churn",
         lookback_days: int = 90,
@@ -192,31 +194,31 @@ class Analytics:
     def evaluate_churn(
         self,
         model: ChurnModel,
-        as_of: TimeLike,
+        as_of: _TimeLike,
         *,
         threshold: float = 0.5,
         lookback_days: int = 90,
         horizon_days: int = 30,
-    ) -> Report:
+    ) -> _Report:
         """ROC AUC, PR AUC, log-loss, Brier, lift, confusion, calibration of ``model``
         on labels as of ``as_of`` (pick a later ``as_of`` than training's)."""
     def churn_scores(
         self,
         model: ChurnModel,
-        as_of: Optional[TimeLike] = None,
+        as_of: Optional[_TimeLike] = None,
         *,
         thresholds: Optional[Tuple[float, float, float]] = None,
-    ) -> List[Report]:
+    ) -> List[_Report]:
         """``[{"customer_id", "probability", "segment"}]`` for every customer with an
         event before ``as_of`` (default now). ``thresholds`` = (medium, high, critical)."""
     def explain_churn(
         self,
         model: ChurnModel,
         user_id: str,
-        as_of: Optional[TimeLike] = None,
+        as_of: Optional[_TimeLike] = None,
         *,
         top: int = 5,
         thresholds: Optional[Tuple[float, float, float]] = None,
-    ) -> Report:
+    ) -> _Report:
         """The features that raise and lower ``user_id``'s score (``NotFoundError`` if
         they have no event before ``as_of``)."""

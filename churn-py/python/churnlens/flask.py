@@ -20,11 +20,14 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from ._api import ModelSource, handle
 from ._churnlens import Analytics
 from .errors import ChurnError
+
+if TYPE_CHECKING:
+    from flask import Flask
 
 log = logging.getLogger("churnlens.flask")
 
@@ -32,7 +35,7 @@ UserFn = Callable[[], Optional[str]]
 
 
 def init_app(
-    app: Any,
+    app: "Flask",
     analytics: Analytics,
     *,
     user: Optional[UserFn] = None,
