@@ -162,7 +162,10 @@ impl Analytics {
             ),
         };
         if !(flush_interval.is_finite() && flush_interval > 0.0 && flush_interval < 86_400.0) {
-            return Err(validation("flush_interval", "must be between 0 and 86400 seconds"));
+            return Err(validation(
+                "flush_interval",
+                "must be between 0 and 86400 seconds",
+            ));
         }
         let privacy = match opt_object(privacy, "privacy")? {
             None => PrivacyPolicy::default(),
@@ -207,10 +210,7 @@ impl Analytics {
     /// Whether `close()` was called.
     #[getter]
     fn closed(&self) -> bool {
-        self.core
-            .read()
-            .closed
-            .load(Ordering::Acquire)
+        self.core.read().closed.load(Ordering::Acquire)
     }
 
     fn __enter__(slf: Py<Self>) -> Py<Self> {
@@ -527,7 +527,14 @@ impl Analytics {
         lookback_days: u32,
         horizon_days: u32,
     ) -> PyResult<Bound<'py, PyAny>> {
-        crate::churn::evaluate(self, py, model, as_of, threshold, (lookback_days, horizon_days))
+        crate::churn::evaluate(
+            self,
+            py,
+            model,
+            as_of,
+            threshold,
+            (lookback_days, horizon_days),
+        )
     }
 
     /// Churn probability and risk segment of every customer as of `as_of` (default now).
@@ -618,4 +625,3 @@ fn finish_event(
     }
     Ok(b)
 }
-

@@ -34,7 +34,12 @@ impl ChurnModel {
     /// Feature column names, in order.
     #[getter]
     fn feature_names(&self) -> Vec<String> {
-        self.model.schema().names().into_iter().map(String::from).collect()
+        self.model
+            .schema()
+            .names()
+            .into_iter()
+            .map(String::from)
+            .collect()
     }
 
     /// Held-out metrics, when evaluated at training.
@@ -130,7 +135,11 @@ pub fn features<'py>(
     let f = py
         .detach(|| {
             core.tracker.flush()?;
-            let table = EventTable::from_store(core.tracker.store().as_ref(), core.tracker.project(), &cfg)?;
+            let table = EventTable::from_store(
+                core.tracker.store().as_ref(),
+                core.tracker.project(),
+                &cfg,
+            )?;
             features_at(&table, t, &cfg.resolved_for(&table))
         })
         .py_err()?;
@@ -195,7 +204,8 @@ pub fn evaluate<'py>(
         .detach(|| {
             core.tracker.flush()?;
             let cfg = &m.model.feature_config;
-            let table = EventTable::from_store(core.tracker.store().as_ref(), core.tracker.project(), cfg)?;
+            let table =
+                EventTable::from_store(core.tracker.store().as_ref(), core.tracker.project(), cfg)?;
             let data = labelled_at(&table, t, cfg, &lc)?;
             core_evaluate(&m.model, &data, threshold)
         })
@@ -217,7 +227,8 @@ pub fn scores<'py>(
         .detach(|| {
             core.tracker.flush()?;
             let cfg = &m.model.feature_config;
-            let table = EventTable::from_store(core.tracker.store().as_ref(), core.tracker.project(), cfg)?;
+            let table =
+                EventTable::from_store(core.tracker.store().as_ref(), core.tracker.project(), cfg)?;
             score_all(&m.model, &table, t, &th)
         })
         .py_err()?;
@@ -240,7 +251,8 @@ pub fn explain<'py>(
         .detach(|| {
             core.tracker.flush()?;
             let cfg = &m.model.feature_config;
-            let table = EventTable::from_store(core.tracker.store().as_ref(), core.tracker.project(), cfg)?;
+            let table =
+                EventTable::from_store(core.tracker.store().as_ref(), core.tracker.project(), cfg)?;
             let f = features_at(&table, t, cfg)?;
             let row = f
                 .customers
@@ -254,4 +266,3 @@ pub fn explain<'py>(
         .py_err()?;
     report(py, &e)
 }
-

@@ -68,7 +68,10 @@ pub fn timestamp(v: &Bound<'_, PyAny>, field: &str) -> PyResult<Timestamp> {
         return Ok(Timestamp::from_millis(ms));
     }
     if v.is_instance_of::<PyBool>() {
-        return Err(validation(field, "expected a datetime, date, int or str, got bool"));
+        return Err(validation(
+            field,
+            "expected a datetime, date, int or str, got bool",
+        ));
     }
     if v.is_instance_of::<PyInt>() {
         let ms: i64 = v
@@ -251,7 +254,10 @@ fn seq_json<'py>(
 }
 
 /// A `dict` argument (properties, traits, context) as a JSON object.
-pub fn opt_object(v: Option<&Bound<'_, PyAny>>, field: &str) -> PyResult<Option<Map<String, Value>>> {
+pub fn opt_object(
+    v: Option<&Bound<'_, PyAny>>,
+    field: &str,
+) -> PyResult<Option<Map<String, Value>>> {
     let Some(v) = v.filter(|v| !v.is_none()) else {
         return Ok(None);
     };
@@ -326,7 +332,10 @@ where
                 let names: Vec<&str> = known.keys().map(String::as_str).collect();
                 return Err(validation(
                     &key,
-                    format!("unknown option for {what}; expected one of: {}", names.join(", ")),
+                    format!(
+                        "unknown option for {what}; expected one of: {}",
+                        names.join(", ")
+                    ),
                 ));
             }
             if v.is_none() {

@@ -60,7 +60,9 @@ pub fn retention<'py>(
     py: Python<'py>,
     o: Option<&Bound<'py, PyDict>>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    analysis(a, py, o, "retention", |e, r: &RetentionRequest| e.retention(r))
+    analysis(a, py, o, "retention", |e, r: &RetentionRequest| {
+        e.retention(r)
+    })
 }
 
 pub fn revenue<'py>(
@@ -81,6 +83,8 @@ pub fn refresh<'py>(a: &Analytics, py: Python<'py>) -> PyResult<Bound<'py, PyAny
 
 pub fn memory_usage<'py>(a: &Analytics, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
     let core = a.core()?;
-    let r = py.detach(|| core.engine().map(|e| e.memory_usage())).py_err()?;
+    let r = py
+        .detach(|| core.engine().map(|e| e.memory_usage()))
+        .py_err()?;
     report(py, &r)
 }

@@ -62,8 +62,10 @@ impl<T> IntoPy<T> for churn_core::Result<T> {
 
 /// The exception class of `code` with a message of the binding's own.
 pub fn raise(code: &str, msg: &str) -> PyErr {
-    Python::attach(|py| match class_for(py, code).and_then(|c| c.call1((msg,))) {
-        Ok(inst) => PyErr::from_value(inst),
-        Err(err) => err,
-    })
+    Python::attach(
+        |py| match class_for(py, code).and_then(|c| c.call1((msg,))) {
+            Ok(inst) => PyErr::from_value(inst),
+            Err(err) => err,
+        },
+    )
 }

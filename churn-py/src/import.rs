@@ -37,13 +37,20 @@ pub fn import_file<'py>(
     if let Some(o) = options {
         for (k, v) in o.iter() {
             let key: String = k.extract()?;
-            let target = if COLUMN_KEYS.contains(&key.as_str()) { &columns } else { &rest };
+            let target = if COLUMN_KEYS.contains(&key.as_str()) {
+                &columns
+            } else {
+                &rest
+            };
             target.set_item(key, v)?;
         }
     }
     let mut opts: ImportOptions = request(Some(&rest), "import options")?;
     let mapping: ColumnMapping = request(Some(&columns), "import columns")?;
-    if COLUMN_KEYS.iter().any(|k| columns.contains(k).unwrap_or(false)) {
+    if COLUMN_KEYS
+        .iter()
+        .any(|k| columns.contains(k).unwrap_or(false))
+    {
         opts.columns = mapping;
     }
     let core = a.core()?;
