@@ -477,6 +477,90 @@ impl Analytics {
         crate::engine::revenue(self, py, options)
     }
 
+    /// Funnel conversion: `steps=["signup", "purchase"]` (or step dicts), `window_ms`,
+    /// `mode`, `exclusions`, `breakdown`, `segment`, `range`.
+    #[pyo3(signature = (**options))]
+    fn funnel<'py>(
+        &self,
+        py: Python<'py>,
+        options: Option<&Bound<'py, PyDict>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        crate::engine::funnel(self, py, options)
+    }
+
+    /// Paths after or before an event, as a Sankey graph.
+    #[pyo3(signature = (**options))]
+    fn paths<'py>(
+        &self,
+        py: Python<'py>,
+        options: Option<&Bound<'py, PyDict>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        crate::engine::paths(self, py, options)
+    }
+
+    /// The profile of one person (user id or anonymous id).
+    #[pyo3(signature = (user_id, **options))]
+    fn user_profile<'py>(
+        &self,
+        py: Python<'py>,
+        user_id: &str,
+        options: Option<&Bound<'py, PyDict>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let o = match options {
+            Some(o) => o.copy()?,
+            None => PyDict::new(py),
+        };
+        o.set_item("user_id", user_id)?;
+        crate::engine::user_profile(self, py, Some(&o))
+    }
+
+    /// Save a segment: `expr` is filter-language text or the JSON form as a dict.
+    #[pyo3(signature = (name, expr, description=""))]
+    fn create_segment<'py>(
+        &self,
+        py: Python<'py>,
+        name: &str,
+        expr: &Bound<'py, PyAny>,
+        description: &str,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        crate::engine::create_segment(self, py, name, expr, description)
+    }
+
+    /// Saved segments.
+    fn segments<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        crate::engine::segments(self, py)
+    }
+
+    /// One saved segment (`NotFoundError` if missing).
+    fn get_segment<'py>(&self, py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> {
+        crate::engine::get_segment(self, py, name)
+    }
+
+    /// Delete a saved segment; returns whether it existed.
+    fn delete_segment<'py>(&self, py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> {
+        crate::engine::delete_segment(self, py, name)
+    }
+
+    /// Ids of the persons in a segment (a saved name or an expression dict), sorted.
+    #[pyo3(signature = (segment, as_of=None))]
+    fn segment_members<'py>(
+        &self,
+        py: Python<'py>,
+        segment: &Bound<'py, PyAny>,
+        as_of: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        crate::engine::segment_members(self, py, segment, as_of)
+    }
+
+    /// Size and statistics of a segment.
+    fn segment_stats<'py>(
+        &self,
+        py: Python<'py>,
+        segment: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        crate::engine::segment_stats(self, py, segment)
+    }
+
     // ---- churn (churn.rs) -------------------------------------------------------------
 
     /// Churn features of every customer as of `as_of`.
