@@ -29,7 +29,9 @@ fn time<T>(runs: usize, mut f: impl FnMut() -> T) -> f64 {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
-    let path = args.next().ok_or("usage: py_bench_analysis <events.db> <runs>")?;
+    let path = args
+        .next()
+        .ok_or("usage: py_bench_analysis <events.db> <runs>")?;
     let runs: usize = args.next().unwrap_or_else(|| "15".into()).parse()?;
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&path)?);
     let engine = Engine::load(store, DEFAULT_PROJECT)?;

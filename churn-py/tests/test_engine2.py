@@ -43,12 +43,12 @@ def test_paths_and_profile(mem: churnlens.Analytics) -> None:
 
 def test_segments(funnel_data: churnlens.Analytics) -> None:
     a = funnel_data
-    saved = a.create_segment("buyers", "did(purchase, >= 1, 365 days)", "bought once")
+    saved = a.create_segment("buyers", "did(purchase, >= 1, 365d)", "bought once")
     assert saved["name"] == "buyers"
     assert [s["name"] for s in a.segments()] == ["buyers"]
     assert a.get_segment("buyers")["description"] == "bought once"
     assert a.segment_members("buyers") == ["a", "b"]
-    assert a.segment_stats("buyers")["persons"] == 2
+    assert a.segment_stats("buyers")["count"] == 2
     # Every analysis can be restricted to a segment.
     r = a.funnel(steps=[{"event": "signup"}, {"event": "purchase"}], segment="buyers",
                  range=(day(1), day(20)))

@@ -175,6 +175,30 @@ class Analytics:
         """Revenue, ARPU, churn rate and LTV per period. Options: ``range``, ``period``,
         ``currency``, ``revenue_events``, ``active``, ``subscription``,
         ``signup_event``, ``cac``."""
+    def funnel(self, **options: Any) -> _Report:
+        """Funnel conversion. Options: ``steps=[{"event": "signup"}, ...]``,
+        ``window_ms``, ``mode``, ``exclusions``, ``breakdown``, ``segment``, ``range``."""
+    def paths(self, **options: Any) -> _Report:
+        """Paths after or before ``event`` as a Sankey graph (``nodes``, ``edges``).
+        Options: ``event``, ``page``, ``direction``, ``depth``, ``top``, ``pages``,
+        ``segment``, ``range``."""
+    def user_profile(self, user_id: str, **options: Any) -> _Report:
+        """The profile of one person (ids, traits, activity, billing, usage trend)."""
+    def create_segment(self, name: str, expr: Union[str, Mapping[str, Any]],
+                       description: str = "") -> _Report:
+        """Save a segment: filter-language text (``'plan = "pro" and did(x, >= 3, 14d)'``)
+        or the JSON form as a dict."""
+    def segments(self) -> List[_Report]:
+        """Saved segments."""
+    def get_segment(self, name: str) -> _Report:
+        """One saved segment (``NotFoundError`` if missing)."""
+    def delete_segment(self, name: str) -> bool:
+        """Delete a saved segment; returns whether it existed."""
+    def segment_members(self, segment: Union[str, Mapping[str, Any]],
+                        as_of: Optional[_TimeLike] = None) -> List[str]:
+        """Sorted ids of the persons in a segment (saved name or expression dict)."""
+    def segment_stats(self, segment: Union[str, Mapping[str, Any]]) -> _Report:
+        """Size and statistics of a segment."""
     def churn_features(self, as_of: _TimeLike, **features: Any) -> _Report:
         """Churn features of every customer as of ``as_of``: ``{"as_of", "columns",
         "customers", "values"}``. Keywords: ``FeatureConfig`` fields."""
