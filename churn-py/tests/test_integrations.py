@@ -58,6 +58,9 @@ def test_flask(data: churnlens.Analytics) -> None:
     assert r.status_code == 200 and r.json["periods"][0]["active_users"] == 60
     assert c.get("/churn/retention?period=week").json["cohorts"][0]["counts"][0] > 0
     assert c.get("/churn/users/c1").json["user_id"] == "c1"
+    assert c.get("/churn/users/c1").json["events"] == 9
+    f = c.get("/churn/funnel?steps=purchase,purchase").json
+    assert f["entered"] == 60
     s = c.get("/churn/churn/scores?as_of=2026-01-22&limit=5")
     assert s.status_code == 200 and len(s.json) == 5
     assert s.json[0]["probability"] >= s.json[-1]["probability"]

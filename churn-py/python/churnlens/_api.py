@@ -6,7 +6,8 @@ Routes (under the mount point, GET only), each answering churn-core's report JSO
 * ``/retention``     -- :meth:`Analytics.retention` (``period``, ``from``, ``to``)
 * ``/sessions``      -- :meth:`Analytics.sessions` (``period``, ``from``, ``to``)
 * ``/revenue``       -- :meth:`Analytics.revenue` (``period``, ``from``, ``to``, ``currency``)
-* ``/users/<id>``    -- the user's profile (:meth:`Analytics.export_user`)
+* ``/users/<id>``    -- the user's profile (:meth:`Analytics.user_profile`)
+* ``/funnel``        -- :meth:`Analytics.funnel` (``steps=a,b,c``, ``from``, ``to``)
 * ``/churn/scores``  -- :meth:`Analytics.churn_scores` of the configured model
   (``as_of``, ``segment`` to filter, ``limit``)
 
@@ -75,7 +76,12 @@ def handle(
                 opts["currency"] = params["currency"]
             return 200, a.revenue(**opts)
         if len(parts) == 2 and parts[0] == "users":
-            return 200, a.export_user(parts[1])
+            return 200, a.user_profile(parts[1])
+        if parts == ["funnel"] and "steps" in params:
+            steps = [{"event": s} for s in params["steps"].split(",") if s]
+            opts = _range(params)
+            opts.pop("period", None)
+            return 200, a.funnel(steps=steps, **opts)
         if parts == ["churn", "scores"]:
             return 200, _scores(a, params, model)
         return 404, {"error": "ERR_NOT_FOUND", "message": f"no route /{'/'.join(parts)}"}
