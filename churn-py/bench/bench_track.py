@@ -146,6 +146,7 @@ def bench_analysis(n: int, runs: int, rust_bench: Optional[str]) -> Dict[str, An
 
 
 def main() -> None:
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--events", type=int, default=200_000)
     ap.add_argument("--analysis-events", type=int, default=1_000_000)
