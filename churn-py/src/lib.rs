@@ -1,0 +1,24 @@
+//! churnlens for Python: a thin pyo3 layer over churn-core.
+//!
+//! Modules mirror the core: `analytics` (the tracker facade and the Python class),
+//! `engine` (analyses), `churn` (models), `import`, `convert` (Python <-> serde JSON),
+//! `error` (core errors -> exception classes). No analytics logic lives here.
+#![deny(clippy::unwrap_used)]
+
+mod analytics;
+mod churn;
+mod convert;
+mod engine;
+mod error;
+mod import;
+
+use pyo3::prelude::*;
+
+/// The native module; the Python package `churnlens` re-exports it.
+#[pymodule]
+fn _churnlens(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<analytics::Analytics>()?;
+    m.add_class::<churn::ChurnModel>()?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    Ok(())
+}
