@@ -113,7 +113,7 @@ fn message_input(
         other => {
             return Err(invalid(
                 kind,
-                format!("expected a {name_key} string or an object, got {other}"),
+                format!("expected the {name_key} as a string, or an object, got {other}"),
             ))
         }
     };

@@ -60,13 +60,18 @@ pub fn to_json(env: &Env, value: &Unknown<'_>, what: &str) -> napi::Result<Value
     let r = unsafe { read(env.raw(), value.raw(), 0) };
     r.map_err(|f| {
         let mut field = what.to_string();
-        for p in f.path.iter().rev() {
+        // A circular object gives a path as long as the depth limit: keep its start.
+        let shown = f.path.len().min(8);
+        for p in f.path.iter().rev().take(shown) {
             if p.starts_with('[') || field.is_empty() {
                 field.push_str(p);
             } else {
                 field.push('.');
                 field.push_str(p);
             }
+        }
+        if f.path.len() > shown {
+            field.push_str(".…");
         }
         let e: Error = match f.kind {
             FailKind::NotFinite => ValidationError::NotFinite {
