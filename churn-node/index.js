@@ -13,7 +13,7 @@ const ASYNC = new Set([
   'flush', 'close', 'importFile', 'setConsent', 'exportUser', 'deleteUser',
   'anonymizeUser', 'purgeBefore', 'trainChurnModel', 'scoreChurn', 'explainChurn',
   'activeUsers', 'sessions', 'retention', 'revenue', 'engineMemory',
-  'funnel', 'paths', 'userProfile', 'segment',
+  'timeAnalysisInRust', 'funnel', 'paths', 'userProfile', 'segment',
 ])
 
 /** Native class -> exported subclass, so results of factories and tasks are instances

@@ -98,6 +98,13 @@ export declare class Analytics {
   revenue(options?: RevenueOptions): Promise<RevenueReport>
   /** Memory held by the engine's view (loads it when needed). */
   engineMemory(): Promise<MemoryUsage>
+  /**
+   * Benchmark support for `bench/track.mjs`: run the analysis `name` (`activeUsers`,
+   * `sessions`, `retention`, `revenue`) `runs` times on the thread pool, timing each
+   * run inside Rust (the same flush, refresh and analysis a Node call makes, without
+   * the JavaScript conversions), and resolve with the median.
+   */
+  timeAnalysisInRust(name: 'activeUsers' | 'sessions' | 'retention' | 'revenue', options: Record<string, unknown> | undefined, runs: number): Promise<{ runs: number; median_ms: number }>
 }
 
 /** A trained, calibrated churn model. */

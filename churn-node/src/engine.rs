@@ -2,7 +2,7 @@
 //! request struct, flushes the tracker, loads the engine once (refreshing it on later
 //! calls) and resolves with the core's report as a plain object.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
@@ -17,28 +17,33 @@ use churn_core::Error;
 use crate::analytics::Analytics;
 use crate::convert::{self, JsonTask};
 
+type EngineSlot = Mutex<Option<Arc<Engine>>>;
+
+/// Flush, then the cached engine refreshed, or a freshly loaded one.
+fn engine_for(inner: &churn_core::Analytics, slot: &EngineSlot) -> churn_core::Result<Arc<Engine>> {
+    inner.flush()?;
+    let mut slot = slot
+        .lock()
+        .map_err(|_| Error::storage("the engine lock is poisoned"))?;
+    match &*slot {
+        Some(e) => {
+            e.refresh()?;
+            Ok(e.clone())
+        }
+        None => {
+            let e = Arc::new(Engine::load(inner.store().clone(), inner.project())?);
+            *slot = Some(e.clone());
+            Ok(e)
+        }
+    }
+}
+
 impl Analytics {
     /// The engine over this instance's store, loaded on first use, refreshed after.
     pub(crate) fn engine_job(&self) -> impl FnOnce() -> churn_core::Result<Arc<Engine>> + Send {
         let inner = self.inner.clone();
         let slot = self.engine.clone();
-        move || {
-            inner.flush()?;
-            let mut slot = slot
-                .lock()
-                .map_err(|_| Error::storage("the engine lock is poisoned"))?;
-            match &*slot {
-                Some(e) => {
-                    e.refresh()?;
-                    Ok(e.clone())
-                }
-                None => {
-                    let e = Arc::new(Engine::load(inner.store().clone(), inner.project())?);
-                    *slot = Some(e.clone());
-                    Ok(e)
-                }
-            }
-        }
+        move || engine_for(&inner, &slot)
     }
 
     fn analysis<Q, R>(
@@ -94,5 +99,69 @@ impl Analytics {
         self.ensure_open()?;
         let engine = self.engine_job();
         Ok(convert::task(move || Ok(engine()?.memory_usage())))
+    }
+}
+
+/// Median wall time of an analysis measured inside Rust (benchmark support).
+#[derive(serde::Serialize)]
+struct Timing {
+    runs: u32,
+    median_ms: f64,
+}
+
+#[napi]
+impl Analytics {
+    /// Benchmark support for `bench/track.mjs`: run the analysis `name` (`activeUsers`,
+    /// `sessions`, `retention`, `revenue`) `runs` times on the thread pool, timing each
+    /// run inside Rust (the same flush, refresh and analysis a Node call makes, without
+    /// the JavaScript conversions), and resolve with the median.
+    #[napi(ts_args_type = "name: 'activeUsers' | 'sessions' | 'retention' | 'revenue', options: Record<string, unknown> | undefined, runs: number", ts_return_type = "Promise<{ runs: number; median_ms: number }>")]
+    pub fn time_analysis_in_rust(
+        &self,
+        env: Env,
+        name: String,
+        options: Option<Unknown>,
+        runs: u32,
+    ) -> napi::Result<AsyncTask<JsonTask>> {
+        self.ensure_open()?;
+        let v = match options {
+            Some(o) if !matches!(o.get_type()?, ValueType::Undefined | ValueType::Null) => {
+                convert::snake_keys(convert::to_json(&env, &o, "options")?)
+            }
+            _ => serde_json::json!({}),
+        };
+        type Run = Box<dyn Fn(&Engine) -> churn_core::Result<()> + Send>;
+        fn make<Q, R>(v: serde_json::Value, f: fn(&Engine, &Q) -> churn_core::Result<R>) -> napi::Result<Run>
+        where
+            Q: DeserializeOwned + Send + 'static,
+            R: 'static,
+        {
+            let q: Q = convert::from_value(v, "options")?;
+            Ok(Box::new(move |e| f(e, &q).map(|_| ())))
+        }
+        let run: Run = match name.as_str() {
+            "activeUsers" => make::<ActiveUsersRequest, _>(v, Engine::active_users)?,
+            "sessions" => make::<SessionsRequest, _>(v, Engine::sessions)?,
+            "retention" => make::<RetentionRequest, _>(v, Engine::retention)?,
+            "revenue" => make::<RevenueRequest, _>(v, Engine::revenue)?,
+            other => return Err(crate::error::invalid("name", format!("no analysis {other:?}"))),
+        };
+        let inner = self.inner.clone();
+        let slot = self.engine.clone();
+        let job = move || {
+            let mut times = Vec::with_capacity(runs as usize);
+            for _ in 0..runs.max(1) {
+                let start = std::time::Instant::now();
+                let e = engine_for(&inner, &slot)?;
+                run(&e)?;
+                times.push(start.elapsed().as_secs_f64() * 1e3);
+            }
+            times.sort_by(f64::total_cmp);
+            Ok(Timing {
+                runs: times.len() as u32,
+                median_ms: times[times.len() / 2],
+            })
+        };
+        Ok(convert::task(job))
     }
 }
