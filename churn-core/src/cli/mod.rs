@@ -47,7 +47,17 @@ commands! {
     import => Import(ImportArgs),
     export => Export(ExportArgs),
     serve => Serve(ServeArgs),
+    sessions => Sessions(SessionsArgs),
+    funnel => Funnel(FunnelArgs),
+    active_users => ActiveUsers(ActiveUsersArgs),
+    retention => Retention(RetentionArgs),
+    revenue => Revenue(RevenueArgs),
+    churn_rate => ChurnRate(ChurnRateArgs),
+    user => User(UserArgs),
+    segments => Segments(SegmentsArgs),
 }
+
+pub mod analysis;
 
 /// Product analytics and churn prediction on your own event data.
 #[derive(Debug, Parser)]

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use super::activity::ActiveDefinition;
 use super::period::{Period, Span};
 use super::resolve_range;
+use super::segment::{PersonMask, SegmentRef};
 use super::view::View;
 use crate::error::Result;
 use crate::time::{TimeRange, Timestamp, DAY_MS};
@@ -26,6 +27,8 @@ pub struct ActiveUsersRequest {
     pub period: Period,
     /// Which events count as activity.
     pub active: ActiveDefinition,
+    /// Only persons of this segment.
+    pub segment: Option<SegmentRef>,
 }
 
 impl ActiveUsersRequest {
@@ -46,6 +49,11 @@ impl ActiveUsersRequest {
     /// Set the activity definition.
     pub fn active(mut self, active: ActiveDefinition) -> Self {
         self.active = active;
+        self
+    }
+    /// Restrict to a segment.
+    pub fn segment(mut self, segment: impl Into<SegmentRef>) -> Self {
+        self.segment = Some(segment.into());
         self
     }
 }
@@ -149,7 +157,11 @@ impl Coverage {
     }
 }
 
-pub(crate) fn active_users(view: &View, req: &ActiveUsersRequest) -> Result<ActiveUsersReport> {
+pub(crate) fn active_users(
+    view: &View,
+    req: &ActiveUsersRequest,
+    who: &PersonMask,
+) -> Result<ActiveUsersReport> {
     let resolved = resolve_range(view, &req.range)?;
     let mut report = ActiveUsersReport {
         period: req.period,
@@ -174,7 +186,7 @@ pub(crate) fn active_users(view: &View, req: &ActiveUsersRequest) -> Result<Acti
     let mut diff30 = vec![0i64; n_days + 1];
     let mut hist = vec![0u64; n_days + 1];
     let c = &view.cols;
-    for p in 0..view.persons() {
+    for p in (0..view.persons()).filter(|&p| who.has(p)) {
         let mut last_day = i64::MIN;
         let mut last_q = i64::MIN;
         let mut first_q = None;

@@ -31,15 +31,37 @@
 mod active;
 mod activity;
 mod columns;
+mod funnel;
 mod identity;
 mod intern;
+mod paths;
 mod period;
+mod profile;
+mod props;
 mod retention;
 mod revenue;
 mod revenue_pass;
+mod segment;
+mod segment_expr;
 mod sessions;
 mod view;
 
+pub use funnel::{
+    FunnelBreakdown, FunnelExclusion, FunnelMode, FunnelReport, FunnelRequest, FunnelStep,
+    FunnelStepReport, PropertyFilter, MAX_FUNNEL_STEPS,
+};
+pub use paths::{PathDirection, PathEdge, PathNode, PathsReport, PathsRequest, OTHER};
+pub use profile::{
+    BillingState, BillingStatus, FeatureCount, ProfileConfig, ProfileRequest, TicketStats, UsageTrend,
+    UserProfile,
+};
+pub use segment::{
+    validate_segment_name, SavedSegment, SegmentRef, SegmentStats, Segments, SEGMENTS_NAMESPACE,
+};
+pub use segment_expr::{
+    parse_duration_ms, CmpOp, DidCondition, Metric, MetricCondition, SegmentExpr,
+    TraitCondition, METRICS,
+};
 pub use active::{ActiveUsersReport, ActiveUsersRequest, DailyActive, HistogramBin, PeriodActive};
 pub use activity::{ActiveDefinition, DEFAULT_NON_INTERACTIVE};
 pub use period::{Period, MAX_PERIODS};
@@ -58,7 +80,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
 use crate::store::Store;
-use crate::time::TimeRange;
+use crate::time::{TimeRange, Timestamp};
+use props::PropCache;
+use segment::{Evaluator, PersonMask};
 use view::View;
 
 /// The event names whose `amount` is revenue by default.
@@ -152,6 +176,7 @@ pub struct Engine {
     config: EngineConfig,
     view: RwLock<View>,
     refresh_lock: Mutex<()>,
+    props: Mutex<PropCache>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -179,6 +204,7 @@ impl Engine {
             config,
             view: RwLock::new(view),
             refresh_lock: Mutex::new(()),
+            props: Mutex::new(PropCache::default()),
         })
     }
 
@@ -242,7 +268,9 @@ impl Engine {
     /// Active users: DAU / WAU / MAU, rolling WAU_7 / MAU_30, stickiness, new vs
     /// returning. See [`ActiveUsersRequest`].
     pub fn active_users(&self, req: &ActiveUsersRequest) -> Result<ActiveUsersReport> {
-        active::active_users(&self.view.read(), req)
+        let v = self.view.read();
+        let who = self.person_mask(&v, req.segment.as_ref())?;
+        active::active_users(&v, req, &who)
     }
 
     /// Sessions. See [`SessionsRequest`].
@@ -272,7 +300,9 @@ impl Engine {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn sessions(&self, req: &SessionsRequest) -> Result<SessionsReport> {
-        sessions::sessions(&self.view.read(), req)
+        let v = self.view.read();
+        let who = self.person_mask(&v, req.segment.as_ref())?;
+        sessions::sessions(&v, req, &who)
     }
 
     /// Retention cohorts. See [`RetentionRequest`].
@@ -299,7 +329,9 @@ impl Engine {
     /// # Ok::<(), churn_core::Error>(())
     /// ```
     pub fn retention(&self, req: &RetentionRequest) -> Result<RetentionReport> {
-        retention::retention(&self.view.read(), req)
+        let v = self.view.read();
+        let who = self.person_mask(&v, req.segment.as_ref())?;
+        retention::retention(&v, req, &who)
     }
 
     /// Revenue and churn. See [`RevenueRequest`]. Revenue event names not cached yet
@@ -340,13 +372,139 @@ impl Engine {
                 .iter()
                 .all(|n| v.amount_names.contains(n))
             {
-                return revenue::revenue(&v, req);
+                let who = self.person_mask(&v, req.segment.as_ref())?;
+                return revenue::revenue(&v, req, &who);
             }
         }
         let _guard = self.refresh_lock.lock();
         let mut v = self.view.write();
         v.ensure_amounts(self.store.as_ref(), &self.project, &req.revenue_events)?;
-        revenue::revenue(&v, req)
+        let who = self.person_mask(&v, req.segment.as_ref())?;
+        revenue::revenue(&v, req, &who)
+    }
+
+    /// The persons a request covers: all, or the members of its segment. The one
+    /// place every analysis is restricted to a segment.
+    fn person_mask(&self, view: &View, segment: Option<&SegmentRef>) -> Result<PersonMask> {
+        let Some(r) = segment else {
+            return Ok(PersonMask(None));
+        };
+        let expr = Segments::new(self.store.as_ref(), &self.project).resolve(r)?;
+        let ev = Evaluator::new(view, self.store.as_ref(), &self.project, &expr, None)?;
+        Ok(PersonMask(Some(ev.mask(&expr))))
+    }
+
+    /// Saved segments of this engine's project.
+    pub fn segments(&self) -> Segments<'_> {
+        Segments::new(self.store.as_ref(), &self.project)
+    }
+
+    /// Ids of the persons in a segment (a saved name or an expression), sorted, as of
+    /// the end of the data.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use churn_core::engine::{Engine, SegmentExpr, SegmentRef};
+    /// use churn_core::event::Event;
+    /// use churn_core::store::{MemoryStore, StoreExt, DEFAULT_PROJECT};
+    /// use churn_core::Timestamp;
+    ///
+    /// let store = Arc::new(MemoryStore::new());
+    /// let t = Timestamp::from_ymd(2026, 1, 5).unwrap();
+    /// let mut evs = vec![Event::track("login").user_id("b").timestamp(t).build()?];
+    /// for h in 0..3 {
+    ///     evs.push(Event::track("feature_used").user_id("a")
+    ///         .timestamp(t.add_millis(h * 3_600_000)).build()?);
+    /// }
+    /// store.append(DEFAULT_PROJECT, &evs)?;
+    /// let engine = Engine::load(store, DEFAULT_PROJECT)?;
+    /// let e = SegmentExpr::parse("did(feature_used, >= 3, 14d)")?;
+    /// assert_eq!(engine.segment_members(&SegmentRef::Expr(e.clone()))?, vec!["a"]);
+    /// engine.segments().create("heavy", e, "three feature uses in two weeks")?;
+    /// let stats = engine.segment_stats(&"heavy".into())?;
+    /// assert_eq!((stats.count, stats.share), (1, Some(0.5)));
+    /// # Ok::<(), churn_core::Error>(())
+    /// ```
+    pub fn segment_members(&self, segment: &SegmentRef) -> Result<Vec<String>> {
+        self.segment_members_at(segment, None)
+    }
+
+    /// [`Engine::segment_members`] with metrics and `did` windows evaluated as of `as_of`.
+    pub fn segment_members_at(
+        &self,
+        segment: &SegmentRef,
+        as_of: Option<Timestamp>,
+    ) -> Result<Vec<String>> {
+        let v = self.view.read();
+        let expr = self.segments().resolve(segment)?;
+        let ev = Evaluator::new(&v, self.store.as_ref(), &self.project, &expr, as_of.map(|t| t.millis()))?;
+        let mut ids: Vec<String> = ev
+            .mask(&expr)
+            .iter()
+            .enumerate()
+            .filter(|x| *x.1)
+            .map(|(p, _)| v.person_id(p).to_string())
+            .collect();
+        ids.sort_unstable();
+        Ok(ids)
+    }
+
+    /// Size and statistics of a segment.
+    pub fn segment_stats(&self, segment: &SegmentRef) -> Result<SegmentStats> {
+        let v = self.view.read();
+        let expr = self.segments().resolve(segment)?;
+        let ev = Evaluator::new(&v, self.store.as_ref(), &self.project, &expr, None)?;
+        Ok(segment::stats(&ev, &ev.mask(&expr)))
+    }
+
+    /// Funnel conversion. See [`FunnelRequest`]. Properties named by step filters or
+    /// the breakdown are fetched from the store for those events only, and cached.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use churn_core::engine::{Engine, FunnelRequest};
+    /// use churn_core::event::Event;
+    /// use churn_core::store::{MemoryStore, StoreExt, DEFAULT_PROJECT};
+    /// use churn_core::{TimeRange, Timestamp};
+    ///
+    /// let store = Arc::new(MemoryStore::new());
+    /// let day = |d| Timestamp::from_ymd(2026, 1, d).unwrap();
+    /// let ev = |n: &str, u: &str, d| Event::track(n).user_id(u).timestamp(day(d)).build();
+    /// store.append(DEFAULT_PROJECT, &[
+    ///     ev("signup", "a", 1)?, ev("purchase", "a", 8)?, // exactly 7 days: converts
+    ///     ev("signup", "b", 1)?, ev("purchase", "b", 9)?, // 8 days: drops
+    ///     ev("signup", "c", 18)?,                         // window still open
+    /// ])?;
+    /// let engine = Engine::load(store, DEFAULT_PROJECT)?;
+    /// let range = TimeRange::new(day(1), day(20));
+    /// let r = engine.funnel(&FunnelRequest::new(["signup", "purchase"]).range(range))?;
+    /// assert_eq!((r.entered, r.converted, r.in_progress), (3, 1, 1));
+    /// assert_eq!(r.steps[0].dropped_users, vec!["b"]);
+    /// assert_eq!(r.steps[0].in_progress_users, vec!["c"]);
+    /// assert_eq!(r.steps[1].median_time_from_previous_ms, Some(7 * 86_400_000));
+    /// # Ok::<(), churn_core::Error>(())
+    /// ```
+    pub fn funnel(&self, req: &FunnelRequest) -> Result<FunnelReport> {
+        let v = self.view.read();
+        let who = self.person_mask(&v, req.segment.as_ref())?;
+        let props = self
+            .props
+            .lock()
+            .ensure(self.store.as_ref(), &self.project, &v, &req.wanted_props())?;
+        funnel::funnel(&v, req, &who, &props)
+    }
+
+    /// Paths after or before an event, as a Sankey graph. See [`PathsRequest`].
+    pub fn paths(&self, req: &PathsRequest) -> Result<PathsReport> {
+        let v = self.view.read();
+        let who = self.person_mask(&v, req.segment.as_ref())?;
+        paths::paths(&v, req, &who)
+    }
+
+    /// The profile of one person (a user id or an anonymous id). See [`ProfileRequest`].
+    pub fn user_profile(&self, req: &ProfileRequest) -> Result<UserProfile> {
+        let v = self.view.read();
+        profile::profile(&v, self.store.as_ref(), &self.project, req)
     }
 }
 

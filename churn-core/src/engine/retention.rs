@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::activity::ActiveDefinition;
 use super::period::{Period, Span};
 use super::resolve_range;
+use super::segment::{PersonMask, SegmentRef};
 use super::view::View;
 use crate::error::{Error, Result};
 use crate::time::{TimeRange, Timestamp};
@@ -71,6 +72,8 @@ pub struct RetentionRequest {
     pub returning: ActiveDefinition,
     /// Largest number of columns (`None`: up to the end of the range).
     pub periods: Option<usize>,
+    /// Only persons of this segment.
+    pub segment: Option<SegmentRef>,
 }
 
 impl Default for RetentionRequest {
@@ -82,6 +85,7 @@ impl Default for RetentionRequest {
             start: ActiveDefinition::default(),
             returning: ActiveDefinition::default(),
             periods: None,
+            segment: None,
         }
     }
 }
@@ -114,6 +118,11 @@ impl RetentionRequest {
     /// Set the return condition.
     pub fn returning(mut self, returning: ActiveDefinition) -> Self {
         self.returning = returning;
+        self
+    }
+    /// Restrict to a segment.
+    pub fn segment(mut self, segment: impl Into<SegmentRef>) -> Self {
+        self.segment = Some(segment.into());
         self
     }
     /// Limit the number of columns.
@@ -157,7 +166,11 @@ pub struct RetentionReport {
     pub cohorts: Vec<RetentionRow>,
 }
 
-pub(crate) fn retention(view: &View, req: &RetentionRequest) -> Result<RetentionReport> {
+pub(crate) fn retention(
+    view: &View,
+    req: &RetentionRequest,
+    who: &PersonMask,
+) -> Result<RetentionReport> {
     if req.periods == Some(0) {
         return Err(Error::invalid("periods", "must be at least 1"));
     }
@@ -177,7 +190,7 @@ pub(crate) fn retention(view: &View, req: &RetentionRequest) -> Result<Retention
     let mut counts = vec![0u64; span.len() * ncols];
     let (mut starts, mut returns) = (Vec::new(), Vec::new());
     let c = &view.cols;
-    for p in 0..view.persons() {
+    for p in (0..view.persons()).filter(|&p| who.has(p)) {
         starts.clear();
         returns.clear();
         for i in view.run(p) {

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::activity::ActiveDefinition;
 use super::period::{Period, Span};
 use super::resolve_range;
+use super::segment::{PersonMask, SegmentRef};
 use super::revenue_pass::{pass, pick_currency, Pass};
 use super::view::View;
 use super::DEFAULT_REVENUE_EVENTS;
@@ -64,6 +65,8 @@ pub struct RevenueRequest {
     pub signup_event: String,
     /// Customer acquisition cost, for LTV/CAC.
     pub cac: Option<f64>,
+    /// Only persons of this segment.
+    pub segment: Option<SegmentRef>,
 }
 
 impl Default for RevenueRequest {
@@ -80,6 +83,7 @@ impl Default for RevenueRequest {
             subscription: SubscriptionEvents::default(),
             signup_event: "signup".into(),
             cac: None,
+            segment: None,
         }
     }
 }
@@ -127,6 +131,11 @@ impl RevenueRequest {
     /// Set the signup event name.
     pub fn signup_event(mut self, name: impl Into<String>) -> Self {
         self.signup_event = name.into();
+        self
+    }
+    /// Restrict to a segment.
+    pub fn segment(mut self, segment: impl Into<SegmentRef>) -> Self {
+        self.segment = Some(segment.into());
         self
     }
     /// Set the customer acquisition cost.
@@ -263,7 +272,7 @@ fn mean(v: impl Iterator<Item = Option<f64>>) -> Option<f64> {
     (!xs.is_empty()).then(|| xs.iter().sum::<f64>() / xs.len() as f64)
 }
 
-pub(crate) fn revenue(view: &View, req: &RevenueRequest) -> Result<RevenueReport> {
+pub(crate) fn revenue(view: &View, req: &RevenueRequest, who: &PersonMask) -> Result<RevenueReport> {
     if let Some(c) = req.cac {
         if !c.is_finite() || c <= 0.0 {
             return Err(Error::invalid("cac", "must be a finite number above 0"));
@@ -272,7 +281,7 @@ pub(crate) fn revenue(view: &View, req: &RevenueRequest) -> Result<RevenueReport
     let resolved = resolve_range(view, &req.range)?;
     let currency = match (&req.currency, resolved) {
         (Some(c), _) => Some(c.trim().to_ascii_uppercase()),
-        (None, Some((f, t))) => pick_currency(view, req, Span::of(req.period, f, t)?),
+        (None, Some((f, t))) => pick_currency(view, req, who, Span::of(req.period, f, t)?),
         (None, None) => None,
     };
     let mut report = RevenueReport {
@@ -304,13 +313,14 @@ pub(crate) fn revenue(view: &View, req: &RevenueRequest) -> Result<RevenueReport
     let Some((from, to)) = resolved else {
         return Ok(report);
     };
-    let main = pass(view, req, req.period, from, to, currency.as_deref())?;
+    let main = pass(view, req, who, req.period, from, to, currency.as_deref())?;
     let monthly = if req.period == Period::Month {
         None
     } else {
         Some(pass(
             view,
             req,
+            who,
             Period::Month,
             from,
             to,

@@ -5,6 +5,7 @@ use super::activity::name_mask;
 use super::columns::NONE;
 use super::period::{Period, Span};
 use super::revenue::{Excluded, RevenuePeriod, RevenueRequest};
+use super::segment::PersonMask;
 use super::view::View;
 use crate::error::Result;
 
@@ -29,12 +30,17 @@ fn window(period: Period, span: Span) -> (i64, i64) {
 }
 
 /// The most frequent currency among revenue events of `span` (ties: alphabetical).
-pub(crate) fn pick_currency(view: &View, req: &RevenueRequest, span: Span) -> Option<String> {
+pub(crate) fn pick_currency(
+    view: &View,
+    req: &RevenueRequest,
+    who: &PersonMask,
+    span: Span,
+) -> Option<String> {
     let (lo, hi) = window(req.period, span);
     let rev = name_mask(&view.names, &req.revenue_events);
     let c = &view.cols;
     let mut counts = vec![0u64; view.currencies.len()];
-    for i in 0..view.len() {
+    for i in (0..view.persons()).filter(|&p| who.has(p)).flat_map(|p| view.run(p)) {
         if rev[c.name[i] as usize] && c.ts[i] >= lo && c.ts[i] < hi && c.aux[i] != NONE {
             if let Some(a) = view.amounts.get(c.aux[i] as usize) {
                 if a.currency != NONE {
@@ -53,6 +59,7 @@ pub(crate) fn pick_currency(view: &View, req: &RevenueRequest, span: Span) -> Op
 pub(crate) fn pass(
     view: &View,
     req: &RevenueRequest,
+    who: &PersonMask,
     period: Period,
     from: i64,
     to: i64,
@@ -98,7 +105,7 @@ pub(crate) fn pass(
         }
     };
     let c = &view.cols;
-    for p in 0..view.persons() {
+    for p in (0..view.persons()).filter(|&p| who.has(p)) {
         let (mut prev_q, mut paid_q) = (None::<i64>, i64::MIN);
         let (mut any_active, mut any_paid) = (false, false);
         let mut sub_from: Option<i64> = None;

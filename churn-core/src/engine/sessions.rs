@@ -9,6 +9,7 @@ use super::activity::ActiveDefinition;
 use super::columns::NONE;
 use super::period::{Period, Span};
 use super::resolve_range;
+use super::segment::{PersonMask, SegmentRef};
 use super::view::View;
 use crate::error::{Error, Result};
 use crate::event::PAGE_VIEW;
@@ -39,6 +40,8 @@ pub struct SessionsRequest {
     pub max_gap_ms: i64,
     /// Length of the top lists (sources, pages, ...).
     pub top: usize,
+    /// Only persons of this segment.
+    pub segment: Option<SegmentRef>,
 }
 
 impl Default for SessionsRequest {
@@ -49,6 +52,7 @@ impl Default for SessionsRequest {
             active: ActiveDefinition::default(),
             max_gap_ms: DEFAULT_SESSION_GAP_MS,
             top: 10,
+            segment: None,
         }
     }
 }
@@ -81,6 +85,11 @@ impl SessionsRequest {
     /// Set the length of the top lists.
     pub fn top(mut self, n: usize) -> Self {
         self.top = n;
+        self
+    }
+    /// Restrict to a segment.
+    pub fn segment(mut self, segment: impl Into<SegmentRef>) -> Self {
+        self.segment = Some(segment.into());
         self
     }
 }
@@ -189,7 +198,11 @@ fn group<'a>(items: impl Iterator<Item = (Option<&'a str>, u64)>, n: usize) -> V
     top(m.into_iter().map(|(k, c)| (k.to_string(), c)).collect(), n)
 }
 
-pub(crate) fn sessions(view: &View, req: &SessionsRequest) -> Result<SessionsReport> {
+pub(crate) fn sessions(
+    view: &View,
+    req: &SessionsRequest,
+    who: &PersonMask,
+) -> Result<SessionsReport> {
     if req.max_gap_ms <= 0 {
         return Err(Error::invalid("max_gap_ms", "must be greater than 0"));
     }
@@ -228,7 +241,7 @@ pub(crate) fn sessions(view: &View, req: &SessionsRequest) -> Result<SessionsRep
             exit_n[s.exit as usize] += 1;
         }
     };
-    for p in 0..view.persons() {
+    for p in (0..view.persons()).filter(|&p| who.has(p)) {
         let mut cur: Option<Acc> = None;
         let mut counted = false;
         for i in view.run(p) {

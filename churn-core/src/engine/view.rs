@@ -110,11 +110,17 @@ impl View {
         self.cols.len()
     }
 
-    /// The display id of person `p` (the id all its ids link to). Used by the user
-    /// lists of the next analyses (funnel drop-offs, segments).
-    #[cfg_attr(not(test), allow(dead_code))]
+    /// The display id of person `p` (the id all its ids link to).
     pub(crate) fn person_id(&self, p: usize) -> &str {
         self.ids.resolve(self.person_root[p])
+    }
+
+    /// The person an id (user id or linked anonymous id) belongs to, when it has events.
+    pub(crate) fn person_of(&self, id: &str) -> Option<usize> {
+        let raw = self.ids.get(id)?;
+        let roots = self.identity.roots(self.ids.len());
+        let root = *roots.get(raw as usize)?;
+        self.person_root.binary_search(&root).ok()
     }
 
     /// Pull events after `last_seq` and the identity links from `store`, and merge them.

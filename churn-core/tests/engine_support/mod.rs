@@ -231,6 +231,8 @@ pub struct NEv {
     pub referrer: Option<String>,
     pub amount: Option<f64>,
     pub currency: Option<String>,
+    /// The raw properties.
+    pub props: churn_core::event::Properties,
 }
 
 /// Every event of the store with its person, sorted by (person, ts, seq).
@@ -294,6 +296,7 @@ pub fn naive_events(store: &dyn Store) -> Vec<NEv> {
                     .get("currency")
                     .and_then(|v| v.as_str())
                     .map(|c| c.to_uppercase()),
+                props: e.properties.clone(),
             }
         })
         .collect();
