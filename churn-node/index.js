@@ -13,7 +13,8 @@ const ASYNC = new Set([
   'flush', 'close', 'importFile', 'setConsent', 'exportUser', 'deleteUser',
   'anonymizeUser', 'purgeBefore', 'trainChurnModel', 'scoreChurn', 'explainChurn',
   'activeUsers', 'sessions', 'retention', 'revenue', 'engineMemory',
-  'timeAnalysisInRust', 'funnel', 'paths', 'userProfile', 'segment',
+  'timeAnalysisInRust', 'funnel', 'paths', 'userProfile', 'segmentMembers', 'segmentStats',
+  'createSegment', 'listSegments', 'deleteSegment',
 ])
 
 /** Native class -> exported subclass, so results of factories and tasks are instances

@@ -130,3 +130,46 @@ export interface ChurnModelInfo {
   name: string; kind: string; window: Record<string, unknown>
   metrics: Record<string, number> | null; trainedAt: string; features: string[]
 }
+
+/** A segment: a saved name, the text form (`did(login, >= 3, 14d)`) or the JSON form. */
+export type SegmentExpression =
+  | { and: SegmentExpression[] } | { or: SegmentExpression[] } | { not: SegmentExpression }
+  | { trait: { key: string; op: string; value: unknown } }
+  | { metric: { metric: string; op: string; value: number } }
+  | { did: { event: string; op: string; count: number; days: number } }
+export type SegmentInput = string | SegmentExpression
+export interface SavedSegment { name: string; expr: SegmentExpression; text: string; description: string; created_at: string }
+export interface SegmentStats {
+  count: number; total_persons: number; share: number | null; mean_events: number | null
+  revenue: number; mean_revenue: number | null; [key: string]: unknown
+}
+
+export type CmpOp = 'eq' | 'ne' | 'lt' | 'le' | 'gt' | 'ge' | 'contains'
+export interface PropertyFilter { key: string; op: CmpOp; value: unknown }
+export interface FunnelOptions {
+  steps: Array<{ event: string; filters?: PropertyFilter[] }>
+  range?: RangeInput
+  windowMs?: number
+  mode?: 'ordered' | 'strict' | 'unordered'
+  exclusions?: Array<Record<string, unknown>>
+  breakdown?: string
+  userLimit?: number
+  segment?: SegmentInput
+}
+export interface FunnelReport {
+  mode: string; window_ms: number; entered: number; converted: number; in_progress: number
+  steps: Array<Record<string, unknown>>; breakdown: Array<Record<string, unknown>>; [key: string]: unknown
+}
+export interface PathsOptions {
+  event?: string; page?: string; direction?: 'next' | 'previous'; depth?: number; top?: number
+  pages?: boolean; range?: RangeInput; active?: ActiveDefinition; segment?: SegmentInput
+}
+export interface PathsReport {
+  event: string; direction: string; anchors: number
+  nodes: Array<Record<string, unknown>>; edges: Array<Record<string, unknown>>; [key: string]: unknown
+}
+export interface ProfileOptions { userId: string; asOf?: DateInput; config?: Record<string, unknown> }
+export interface UserProfile {
+  user_id: string; ids: string[]; traits: Record<string, unknown> | null; as_of: string
+  events: number; first_seen: string | null; last_seen: string | null; sessions: number; [key: string]: unknown
+}

@@ -10,7 +10,8 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use churn_core::engine::{
-    ActiveUsersRequest, Engine, RetentionRequest, RevenueRequest, SessionsRequest,
+    ActiveUsersRequest, Engine, FunnelRequest, PathsRequest, ProfileRequest, RetentionRequest,
+    RevenueRequest, SessionsRequest,
 };
 use churn_core::Error;
 
@@ -91,6 +92,36 @@ impl Analytics {
     #[napi(ts_args_type = "options?: RevenueOptions", ts_return_type = "Promise<RevenueReport>")]
     pub fn revenue(&self, env: Env, options: Option<Unknown>) -> napi::Result<AsyncTask<JsonTask>> {
         self.analysis::<RevenueRequest, _>(&env, options, Engine::revenue)
+    }
+
+    /// Funnel conversion. Options: `steps` (`[{ event, filters? }]`), `range`,
+    /// `windowMs`, `mode` (`'ordered'` | `'strict'` | `'unordered'`), `exclusions`,
+    /// `breakdown`, `userLimit`, `segment`.
+    #[napi(ts_args_type = "options: FunnelOptions", ts_return_type = "Promise<FunnelReport>")]
+    pub fn funnel(&self, env: Env, options: Option<Unknown>) -> napi::Result<AsyncTask<JsonTask>> {
+        self.analysis::<FunnelRequest, _>(&env, options, Engine::funnel)
+    }
+
+    /// Paths after (or before) an event as a Sankey graph. Options: `event`, `page`,
+    /// `direction`, `depth`, `top`, `pages`, `range`, `active`, `segment`.
+    #[napi(ts_args_type = "options?: PathsOptions", ts_return_type = "Promise<PathsReport>")]
+    pub fn paths(&self, env: Env, options: Option<Unknown>) -> napi::Result<AsyncTask<JsonTask>> {
+        self.analysis::<PathsRequest, _>(&env, options, Engine::paths)
+    }
+
+    /// One person's profile: `userProfile('u1')` or `userProfile({ userId, asOf, config })`.
+    #[napi(ts_args_type = "user: string | ProfileOptions", ts_return_type = "Promise<UserProfile>")]
+    pub fn user_profile(&self, env: Env, user: Unknown) -> napi::Result<AsyncTask<JsonTask>> {
+        let options = if user.get_type()? == ValueType::String {
+            let id = convert::to_json(&env, &user, "userId")?;
+            let req: ProfileRequest = convert::from_value(serde_json::json!({ "user_id": id }), "userId")?;
+            self.ensure_open()?;
+            let engine = self.engine_job();
+            return Ok(convert::task(move || engine()?.user_profile(&req)));
+        } else {
+            Some(user)
+        };
+        self.analysis::<ProfileRequest, _>(&env, options, Engine::user_profile)
     }
 
     /// Memory held by the engine's view (loads it when needed).

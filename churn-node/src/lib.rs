@@ -18,3 +18,4 @@ pub mod churn;
 pub mod convert;
 pub mod engine;
 pub mod error;
+pub mod segment;
