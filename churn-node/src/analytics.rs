@@ -207,7 +207,12 @@ impl Analytics {
     /// Set traits and link ids: `identify('u1', { traits, anonymousId })` or
     /// `identify({ userId, traits })`.
     #[napi(ts_args_type = "userId: string | IdentifyMessage, fields?: IdentifyFields")]
-    pub fn identify(&self, env: Env, user_id: Unknown, fields: Option<Unknown>) -> napi::Result<()> {
+    pub fn identify(
+        &self,
+        env: Env,
+        user_id: Unknown,
+        fields: Option<Unknown>,
+    ) -> napi::Result<()> {
         self.ensure_open()?;
         match message(message_input(&env, "identify", "userId", user_id, fields)?)? {
             Message::Identify(i) => self.inner.identify(i).napi(),
@@ -224,7 +229,10 @@ impl Analytics {
 
     /// Validate and enqueue many messages (`{ type?, event, userId, ... }`, the Segment
     /// shape): bad messages are reported by index, the rest are queued.
-    #[napi(ts_args_type = "messages: TrackMessage[]", ts_return_type = "BatchReport")]
+    #[napi(
+        ts_args_type = "messages: TrackMessage[]",
+        ts_return_type = "BatchReport"
+    )]
     pub fn track_batch(&self, env: Env, messages: Unknown) -> napi::Result<Value> {
         self.ensure_open()?;
         let inputs = match to_json(&env, &messages, "messages")? {
@@ -257,7 +265,10 @@ impl Analytics {
     /// `ImportOptions` (`format`, `columns: { userId, timestamp, event, amount, ... }`,
     /// `defaultEvent`, `batchSize`, ...); the report counts stored, duplicate and
     /// rejected rows.
-    #[napi(ts_args_type = "path: string, options?: ImportOptions", ts_return_type = "Promise<ImportReport>")]
+    #[napi(
+        ts_args_type = "path: string, options?: ImportOptions",
+        ts_return_type = "Promise<ImportReport>"
+    )]
     pub fn import_file(
         &self,
         env: Env,

@@ -8,12 +8,12 @@ use napi_derive::napi;
 use serde::Deserialize;
 use serde_json::Value;
 
+use churn_core::churn::ChurnModel as _;
 use churn_core::churn::{
     explain_customer, explain_row, features_at, labelled_at, model_from_json, model_to_json,
     predict_customer, score_all, EventTable, FeatureConfig, LabelConfig, LogisticParams,
     RiskThresholds, TrainConfig, TrainedModel, Transaction,
 };
-use churn_core::churn::ChurnModel as _;
 use churn_core::{Error, Timestamp};
 
 use crate::analytics::Analytics;
@@ -52,8 +52,12 @@ struct ScoreOptions {
 
 impl ScoreOptions {
     fn as_of(&self) -> napi::Result<Timestamp> {
-        self.as_of
-            .ok_or_else(|| invalid("asOf", "required: the time to score at (Date, ISO string or epoch ms)"))
+        self.as_of.ok_or_else(|| {
+            invalid(
+                "asOf",
+                "required: the time to score at (Date, ISO string or epoch ms)",
+            )
+        })
     }
     fn thresholds(&self) -> napi::Result<RiskThresholds> {
         match &self.thresholds {
@@ -160,8 +164,16 @@ impl ChurnModel {
     }
 
     /// Score one customer from their transactions (all of one customer) as of `asOf`.
-    #[napi(ts_args_type = "transactions: TransactionInput[], options: ScoreOptions", ts_return_type = "CustomerScore")]
-    pub fn predict(&self, env: Env, transactions: Unknown, options: Unknown) -> napi::Result<Value> {
+    #[napi(
+        ts_args_type = "transactions: TransactionInput[], options: ScoreOptions",
+        ts_return_type = "CustomerScore"
+    )]
+    pub fn predict(
+        &self,
+        env: Env,
+        transactions: Unknown,
+        options: Unknown,
+    ) -> napi::Result<Value> {
         let rows = self::transactions(&env, &transactions)?;
         let o: ScoreOptions = convert::options(&env, Some(options), "options")?;
         json(&predict_customer(&self.inner, &rows, o.as_of()?, &o.thresholds()?).napi()?)
@@ -169,11 +181,25 @@ impl ChurnModel {
 
     /// Explain one customer's score from their transactions: the `top` (default 5)
     /// features pushing it up and down.
-    #[napi(ts_args_type = "transactions: TransactionInput[], options: ScoreOptions", ts_return_type = "Explanation")]
-    pub fn explain(&self, env: Env, transactions: Unknown, options: Unknown) -> napi::Result<Value> {
+    #[napi(
+        ts_args_type = "transactions: TransactionInput[], options: ScoreOptions",
+        ts_return_type = "Explanation"
+    )]
+    pub fn explain(
+        &self,
+        env: Env,
+        transactions: Unknown,
+        options: Unknown,
+    ) -> napi::Result<Value> {
         let rows = self::transactions(&env, &transactions)?;
         let o: ScoreOptions = convert::options(&env, Some(options), "options")?;
-        let e = explain_customer(&self.inner, &rows, o.as_of()?, o.top.unwrap_or(5), &o.thresholds()?);
+        let e = explain_customer(
+            &self.inner,
+            &rows,
+            o.as_of()?,
+            o.top.unwrap_or(5),
+            &o.thresholds()?,
+        );
         json(&e.napi()?)
     }
 }
@@ -183,13 +209,23 @@ impl Analytics {
     /// Train a churn model on this instance's events: features as of `asOf` (required),
     /// labels from the following `labels.horizonDays`. Options: `name`, `asOf`,
     /// `labels`, `features`, `train`, `logistic` (the core's configs).
-    #[napi(ts_args_type = "options: TrainOptions", ts_return_type = "Promise<ChurnModel>")]
-    pub fn train_churn_model(&self, env: Env, options: Unknown) -> napi::Result<AsyncTask<TrainTask>> {
+    #[napi(
+        ts_args_type = "options: TrainOptions",
+        ts_return_type = "Promise<ChurnModel>"
+    )]
+    pub fn train_churn_model(
+        &self,
+        env: Env,
+        options: Unknown,
+    ) -> napi::Result<AsyncTask<TrainTask>> {
         self.ensure_open()?;
         let o: TrainOptions = convert::options(&env, Some(options), "options")?;
-        let as_of = o
-            .as_of
-            .ok_or_else(|| invalid("asOf", "required: the training cutoff (Date, ISO string or epoch ms)"))?;
+        let as_of = o.as_of.ok_or_else(|| {
+            invalid(
+                "asOf",
+                "required: the training cutoff (Date, ISO string or epoch ms)",
+            )
+        })?;
         let inner = self.inner.clone();
         Ok(AsyncTask::new(TrainTask {
             job: Some(Box::new(move || {
@@ -204,8 +240,16 @@ impl Analytics {
     }
 
     /// Score every customer with an event before `asOf`, with risk segments.
-    #[napi(ts_args_type = "model: ChurnModel, options: ScoreOptions", ts_return_type = "Promise<CustomerScore[]>")]
-    pub fn score_churn(&self, env: Env, model: &ChurnModel, options: Unknown) -> napi::Result<AsyncTask<JsonTask>> {
+    #[napi(
+        ts_args_type = "model: ChurnModel, options: ScoreOptions",
+        ts_return_type = "Promise<CustomerScore[]>"
+    )]
+    pub fn score_churn(
+        &self,
+        env: Env,
+        model: &ChurnModel,
+        options: Unknown,
+    ) -> napi::Result<AsyncTask<JsonTask>> {
         let o: ScoreOptions = convert::options(&env, Some(options), "options")?;
         let (as_of, thr) = (o.as_of()?, o.thresholds()?);
         let model = model.inner.clone();
@@ -218,7 +262,10 @@ impl Analytics {
 
     /// Explain one tracked customer's score as of `asOf` (`ERR_NOT_FOUND` when they
     /// have no event before it).
-    #[napi(ts_args_type = "model: ChurnModel, customerId: string, options: ScoreOptions", ts_return_type = "Promise<Explanation>")]
+    #[napi(
+        ts_args_type = "model: ChurnModel, customerId: string, options: ScoreOptions",
+        ts_return_type = "Promise<Explanation>"
+    )]
     pub fn explain_churn(
         &self,
         env: Env,

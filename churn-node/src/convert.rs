@@ -112,7 +112,11 @@ fn check(status: sys::napi_status) -> std::result::Result<(), Fail> {
 }
 
 /// `None` for values that JSON leaves out of objects (undefined, functions, symbols).
-unsafe fn read(env: sys::napi_env, v: sys::napi_value, depth: usize) -> std::result::Result<Value, Fail> {
+unsafe fn read(
+    env: sys::napi_env,
+    v: sys::napi_value,
+    depth: usize,
+) -> std::result::Result<Value, Fail> {
     match unsafe { read_opt(env, v, depth) }? {
         Some(x) => Ok(x),
         None => Err(fail(FailKind::Unsupported("undefined, function or symbol"))),
@@ -170,7 +174,11 @@ fn number(x: f64) -> std::result::Result<Value, Fail> {
         .ok_or_else(|| fail(FailKind::NotFinite))
 }
 
-unsafe fn array(env: sys::napi_env, v: sys::napi_value, depth: usize) -> std::result::Result<Value, Fail> {
+unsafe fn array(
+    env: sys::napi_env,
+    v: sys::napi_value,
+    depth: usize,
+) -> std::result::Result<Value, Fail> {
     let mut len = 0u32;
     check(unsafe { sys::napi_get_array_length(env, v, &mut len) })?;
     let mut out = Vec::with_capacity(len as usize);
@@ -188,7 +196,11 @@ unsafe fn array(env: sys::napi_env, v: sys::napi_value, depth: usize) -> std::re
     Ok(Value::Array(out))
 }
 
-unsafe fn object(env: sys::napi_env, v: sys::napi_value, depth: usize) -> std::result::Result<Value, Fail> {
+unsafe fn object(
+    env: sys::napi_env,
+    v: sys::napi_value,
+    depth: usize,
+) -> std::result::Result<Value, Fail> {
     let mut keys = std::ptr::null_mut();
     check(unsafe {
         sys::napi_get_all_property_names(
@@ -296,7 +308,11 @@ pub fn from_value<T: DeserializeOwned>(v: Value, what: &str) -> napi::Result<T> 
 }
 
 /// A timestamp argument: a `Date`, epoch milliseconds or an ISO / RFC 3339 string.
-pub fn timestamp(env: &Env, value: &Unknown<'_>, what: &str) -> napi::Result<churn_core::Timestamp> {
+pub fn timestamp(
+    env: &Env,
+    value: &Unknown<'_>,
+    what: &str,
+) -> napi::Result<churn_core::Timestamp> {
     let v = to_json(env, value, what)?;
     from_value(v, what)
 }

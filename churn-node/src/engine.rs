@@ -68,28 +68,52 @@ impl Analytics {
 impl Analytics {
     /// DAU / WAU / MAU per period, rolling WAU_7 / MAU_30, stickiness, new vs returning.
     /// Options: `range: { from, to }`, `period` (`'day'` | `'week'` | `'month'`), `active`.
-    #[napi(ts_args_type = "options?: ActiveUsersOptions", ts_return_type = "Promise<ActiveUsersReport>")]
-    pub fn active_users(&self, env: Env, options: Option<Unknown>) -> napi::Result<AsyncTask<JsonTask>> {
+    #[napi(
+        ts_args_type = "options?: ActiveUsersOptions",
+        ts_return_type = "Promise<ActiveUsersReport>"
+    )]
+    pub fn active_users(
+        &self,
+        env: Env,
+        options: Option<Unknown>,
+    ) -> napi::Result<AsyncTask<JsonTask>> {
         self.analysis::<ActiveUsersRequest, _>(&env, options, Engine::active_users)
     }
 
     /// Sessions (30-minute gap by default): counts, durations, sources, top pages.
     /// Options: `range`, `period`, `active`, `maxGapMs`, `top`.
-    #[napi(ts_args_type = "options?: SessionsOptions", ts_return_type = "Promise<SessionsReport>")]
-    pub fn sessions(&self, env: Env, options: Option<Unknown>) -> napi::Result<AsyncTask<JsonTask>> {
+    #[napi(
+        ts_args_type = "options?: SessionsOptions",
+        ts_return_type = "Promise<SessionsReport>"
+    )]
+    pub fn sessions(
+        &self,
+        env: Env,
+        options: Option<Unknown>,
+    ) -> napi::Result<AsyncTask<JsonTask>> {
         self.analysis::<SessionsRequest, _>(&env, options, Engine::sessions)
     }
 
     /// Cohort retention (first-time or recurring). Options: `range`, `period`, `mode`,
     /// `start`, `returning`, `periods`.
-    #[napi(ts_args_type = "options?: RetentionOptions", ts_return_type = "Promise<RetentionReport>")]
-    pub fn retention(&self, env: Env, options: Option<Unknown>) -> napi::Result<AsyncTask<JsonTask>> {
+    #[napi(
+        ts_args_type = "options?: RetentionOptions",
+        ts_return_type = "Promise<RetentionReport>"
+    )]
+    pub fn retention(
+        &self,
+        env: Env,
+        options: Option<Unknown>,
+    ) -> napi::Result<AsyncTask<JsonTask>> {
         self.analysis::<RetentionRequest, _>(&env, options, Engine::retention)
     }
 
     /// Revenue, ARPU / ARPPU, churn rate, LTV per period. Options: `range`, `period`,
     /// `currency`, `revenueEvents`, `active`, `subscription`, `signupEvent`, `cac`.
-    #[napi(ts_args_type = "options?: RevenueOptions", ts_return_type = "Promise<RevenueReport>")]
+    #[napi(
+        ts_args_type = "options?: RevenueOptions",
+        ts_return_type = "Promise<RevenueReport>"
+    )]
     pub fn revenue(&self, env: Env, options: Option<Unknown>) -> napi::Result<AsyncTask<JsonTask>> {
         self.analysis::<RevenueRequest, _>(&env, options, Engine::revenue)
     }
@@ -97,24 +121,34 @@ impl Analytics {
     /// Funnel conversion. Options: `steps` (`[{ event, filters? }]`), `range`,
     /// `windowMs`, `mode` (`'ordered'` | `'strict'` | `'unordered'`), `exclusions`,
     /// `breakdown`, `userLimit`, `segment`.
-    #[napi(ts_args_type = "options: FunnelOptions", ts_return_type = "Promise<FunnelReport>")]
+    #[napi(
+        ts_args_type = "options: FunnelOptions",
+        ts_return_type = "Promise<FunnelReport>"
+    )]
     pub fn funnel(&self, env: Env, options: Option<Unknown>) -> napi::Result<AsyncTask<JsonTask>> {
         self.analysis::<FunnelRequest, _>(&env, options, Engine::funnel)
     }
 
     /// Paths after (or before) an event as a Sankey graph. Options: `event`, `page`,
     /// `direction`, `depth`, `top`, `pages`, `range`, `active`, `segment`.
-    #[napi(ts_args_type = "options?: PathsOptions", ts_return_type = "Promise<PathsReport>")]
+    #[napi(
+        ts_args_type = "options?: PathsOptions",
+        ts_return_type = "Promise<PathsReport>"
+    )]
     pub fn paths(&self, env: Env, options: Option<Unknown>) -> napi::Result<AsyncTask<JsonTask>> {
         self.analysis::<PathsRequest, _>(&env, options, Engine::paths)
     }
 
     /// One person's profile: `userProfile('u1')` or `userProfile({ userId, asOf, config })`.
-    #[napi(ts_args_type = "user: string | ProfileOptions", ts_return_type = "Promise<UserProfile>")]
+    #[napi(
+        ts_args_type = "user: string | ProfileOptions",
+        ts_return_type = "Promise<UserProfile>"
+    )]
     pub fn user_profile(&self, env: Env, user: Unknown) -> napi::Result<AsyncTask<JsonTask>> {
         let options = if user.get_type()? == ValueType::String {
             let id = convert::to_json(&env, &user, "userId")?;
-            let req: ProfileRequest = convert::from_value(serde_json::json!({ "user_id": id }), "userId")?;
+            let req: ProfileRequest =
+                convert::from_value(serde_json::json!({ "user_id": id }), "userId")?;
             self.ensure_open()?;
             let engine = self.engine_job();
             return Ok(convert::task(move || engine()?.user_profile(&req)));
@@ -146,7 +180,10 @@ impl Analytics {
     /// `sessions`, `retention`, `revenue`) `runs` times on the thread pool, timing each
     /// run inside Rust (the same flush, refresh and analysis a Node call makes, without
     /// the JavaScript conversions), and resolve with the median.
-    #[napi(ts_args_type = "name: 'activeUsers' | 'sessions' | 'retention' | 'revenue', options: Record<string, unknown> | undefined, runs: number", ts_return_type = "Promise<{ runs: number; median_ms: number }>")]
+    #[napi(
+        ts_args_type = "name: 'activeUsers' | 'sessions' | 'retention' | 'revenue', options: Record<string, unknown> | undefined, runs: number",
+        ts_return_type = "Promise<{ runs: number; median_ms: number }>"
+    )]
     pub fn time_analysis_in_rust(
         &self,
         env: Env,
@@ -162,7 +199,10 @@ impl Analytics {
             _ => serde_json::json!({}),
         };
         type Run = Box<dyn Fn(&Engine) -> churn_core::Result<()> + Send>;
-        fn make<Q, R>(v: serde_json::Value, f: fn(&Engine, &Q) -> churn_core::Result<R>) -> napi::Result<Run>
+        fn make<Q, R>(
+            v: serde_json::Value,
+            f: fn(&Engine, &Q) -> churn_core::Result<R>,
+        ) -> napi::Result<Run>
         where
             Q: DeserializeOwned + Send + 'static,
             R: 'static,
@@ -175,7 +215,12 @@ impl Analytics {
             "sessions" => make::<SessionsRequest, _>(v, Engine::sessions)?,
             "retention" => make::<RetentionRequest, _>(v, Engine::retention)?,
             "revenue" => make::<RevenueRequest, _>(v, Engine::revenue)?,
-            other => return Err(crate::error::invalid("name", format!("no analysis {other:?}"))),
+            other => {
+                return Err(crate::error::invalid(
+                    "name",
+                    format!("no analysis {other:?}"),
+                ))
+            }
         };
         let inner = self.inner.clone();
         let slot = self.engine.clone();

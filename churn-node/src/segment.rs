@@ -36,7 +36,10 @@ fn expression(env: &Env, v: &Unknown<'_>) -> napi::Result<SegmentExpr> {
 #[napi]
 impl Analytics {
     /// Ids of the persons in a segment, sorted (as of `asOf` when given).
-    #[napi(ts_args_type = "segment: SegmentInput, asOf?: DateInput", ts_return_type = "Promise<string[]>")]
+    #[napi(
+        ts_args_type = "segment: SegmentInput, asOf?: DateInput",
+        ts_return_type = "Promise<string[]>"
+    )]
     pub fn segment_members(
         &self,
         env: Env,
@@ -56,7 +59,10 @@ impl Analytics {
     }
 
     /// Size, share, activity and revenue of a segment.
-    #[napi(ts_args_type = "segment: SegmentInput", ts_return_type = "Promise<SegmentStats>")]
+    #[napi(
+        ts_args_type = "segment: SegmentInput",
+        ts_return_type = "Promise<SegmentStats>"
+    )]
     pub fn segment_stats(&self, env: Env, segment: Unknown) -> napi::Result<AsyncTask<JsonTask>> {
         self.ensure_open()?;
         let seg = segment_ref(&env, &segment)?;
@@ -65,7 +71,10 @@ impl Analytics {
     }
 
     /// Save a segment under `name` (`ERR_INVALID_ARGUMENT` when the name is taken).
-    #[napi(ts_args_type = "name: string, expression: string | SegmentExpression, description?: string", ts_return_type = "Promise<SavedSegment>")]
+    #[napi(
+        ts_args_type = "name: string, expression: string | SegmentExpression, description?: string",
+        ts_return_type = "Promise<SavedSegment>"
+    )]
     pub fn create_segment(
         &self,
         env: Env,
@@ -77,7 +86,9 @@ impl Analytics {
         let expr = self::expression(&env, &expression)?;
         let engine = self.engine_job();
         let description = description.unwrap_or_default();
-        Ok(task(move || engine()?.segments().create(&name, expr, &description)))
+        Ok(task(move || {
+            engine()?.segments().create(&name, expr, &description)
+        }))
     }
 
     /// The saved segments.
