@@ -129,6 +129,11 @@ fn message(input: MessageInput) -> napi::Result<Message> {
 }
 
 impl Analytics {
+    fn batch(&self, inputs: Vec<MessageInput>) -> napi::Result<Value> {
+        let report = self.inner.track_batch(inputs).napi()?;
+        serde_json::to_value(report).map_err(|e| invalid("report", e.to_string()))
+    }
+
     /// `ERR_CLOSED` once `close()` was called.
     pub(crate) fn ensure_open(&self) -> napi::Result<()> {
         if self.closed.load(Ordering::Acquire) {
@@ -229,13 +234,32 @@ impl Analytics {
 
     /// Validate and enqueue many messages (`{ type?, event, userId, ... }`, the Segment
     /// shape): bad messages are reported by index, the rest are queued.
+    ///
+    /// `messages` may also be the array as JSON text: the package's `trackBatch` sends
+    /// `JSON.stringify(messages)` (checked for NaN, invalid Dates and cycles first),
+    /// because V8 serializes a batch an order of magnitude faster than reading it
+    /// property by property through N-API.
     #[napi(
-        ts_args_type = "messages: TrackMessage[]",
+        ts_args_type = "messages: TrackMessage[] | string",
         ts_return_type = "BatchReport"
     )]
     pub fn track_batch(&self, env: Env, messages: Unknown) -> napi::Result<Value> {
         self.ensure_open()?;
-        let inputs = match to_json(&env, &messages, "messages")? {
+        let json = if messages.get_type()? == ValueType::String {
+            let text = String::from_unknown(messages)?;
+            match serde_json::from_str::<Vec<MessageInput>>(&text) {
+                Ok(inputs) => return self.batch(inputs),
+                // Not an array of objects: read it as JSON again to say where.
+                Err(_) => serde_json::from_str::<Value>(&text).map_err(|e| {
+                    crate::error::to_napi(Error::from(churn_core::ValidationError::InvalidJson {
+                        reason: e.to_string(),
+                    }))
+                })?,
+            }
+        } else {
+            to_json(&env, &messages, "messages")?
+        };
+        let inputs = match json {
             Value::Array(a) => a
                 .into_iter()
                 .enumerate()
@@ -243,8 +267,7 @@ impl Analytics {
                 .collect::<napi::Result<Vec<_>>>()?,
             _ => return Err(invalid("messages", "expected an array of messages")),
         };
-        let report = self.inner.track_batch(inputs).napi()?;
-        serde_json::to_value(report).map_err(|e| invalid("report", e.to_string()))
+        self.batch(inputs)
     }
 
     /// Write everything queued so far to the store.

@@ -53,6 +53,12 @@ test('trackBatch reports bad messages by index and queues the rest', async () =>
   assert.deepEqual(rep.rejected.map((r) => [r.index, r.code]), [[1, 'ERR_VALIDATION'], [2, 'ERR_VALIDATION']])
   await a.flush()
   assert.equal(a.stats().stored, 3)
+  const text = a.trackBatch(JSON.stringify([{ event: 'd', userId: 'u5', timestamp: T0 }]))
+  assert.equal(text.accepted, 1)
+  const dated = a.trackBatch([{ event: 'd', userId: 'u6', timestamp: new Date(T0 + DAY) }])
+  assert.equal(dated.accepted, 1)
+  const ex = await a.exportUser('u6')
+  assert.equal(ex.events[0].timestamp, new Date(T0 + DAY).toISOString())
   await a.close()
 })
 
