@@ -37,8 +37,13 @@ export declare class Analytics {
   /**
    * Validate and enqueue many messages (`{ type?, event, userId, ... }`, the Segment
    * shape): bad messages are reported by index, the rest are queued.
+   *
+   * `messages` may also be the array as JSON text: the package's `trackBatch` sends
+   * `JSON.stringify(messages)` (checked for NaN, invalid Dates and cycles first),
+   * because V8 serializes a batch an order of magnitude faster than reading it
+   * property by property through N-API.
    */
-  trackBatch(messages: TrackMessage[]): BatchReport
+  trackBatch(messages: TrackMessage[] | string): BatchReport
   /** Write everything queued so far to the store. */
   flush(): Promise<void>
   /** Flush and stop; later calls fail with `ERR_CLOSED`. Closing twice is fine. */
