@@ -30,6 +30,9 @@ function messages(n, offset = 0) {
   return out
 }
 
+const cpuRates = []
+const stringifyShare = []
+
 async function trackRate() {
   const rates = []
   for (let r = 0; r < REPEATS; r++) {
@@ -37,9 +40,15 @@ async function trackRate() {
     const batches = []
     for (let i = 0; i < EVENTS; i += BATCH) batches.push(messages(Math.min(BATCH, EVENTS - i), i))
     const start = process.hrtime.bigint()
+    const cpu0 = process.cpuUsage()
     for (const b of batches) a.trackBatch(b)
     const s = Number(process.hrtime.bigint() - start) / 1e9
+    const c = process.cpuUsage(cpu0)
     rates.push(EVENTS / s)
+    cpuRates.push(EVENTS / ((c.user + c.system) / 1e6))
+    const j0 = process.hrtime.bigint()
+    for (const b of batches) JSON.stringify(b)
+    stringifyShare.push(Number(process.hrtime.bigint() - j0) / 1e9 / s)
     await a.close()
   }
   return median(rates)
@@ -99,6 +108,7 @@ const fmt = (x) => Math.round(x).toLocaleString('en-US')
 console.log(`churnlens Node benchmark: ${EVENTS.toLocaleString('en-US')} events, batches of ${BATCH}, median of ${REPEATS}`)
 const mine = await trackRate()
 console.log(`track (trackBatch)          ${fmt(mine)} events/s   goal >= 300,000: ${mine >= 300_000 ? 'met' : 'NOT met'}`)
+console.log(`  per CPU second (all threads) ${fmt(median(cpuRates))} events; JSON.stringify is ${(100 * median(stringifyShare)).toFixed(0)}% of the wall time; load ${(await import('node:os')).loadavg()[0].toFixed(1)} on ${(await import('node:os')).cpus().length} cores`)
 const ph = await posthogRate()
 if (ph == null) console.log('posthog-node                (not installed: npm install in churn-node/)')
 else console.log(`posthog-node capture        ${fmt(ph)} events/s   (enqueue only, network off)   churnlens / posthog = ${(mine / ph).toFixed(2)}`)
