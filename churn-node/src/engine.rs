@@ -1,0 +1,243 @@
+//! Analyses (the core's `Engine`): each method reads its options into the core's
+//! request struct, flushes the tracker, loads the engine once (refreshing it on later
+//! calls) and resolves with the core's report as a plain object.
+
+use std::sync::{Arc, Mutex};
+
+use napi::bindgen_prelude::*;
+use napi_derive::napi;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use churn_core::engine::{
+    ActiveUsersRequest, Engine, FunnelRequest, PathsRequest, ProfileRequest, RetentionRequest,
+    RevenueRequest, SessionsRequest,
+};
+use churn_core::Error;
+
+use crate::analytics::Analytics;
+use crate::convert::{self, JsonTask};
+
+type EngineSlot = Mutex<Option<Arc<Engine>>>;
+
+/// Flush, then the cached engine refreshed, or a freshly loaded one.
+fn engine_for(inner: &churn_core::Analytics, slot: &EngineSlot) -> churn_core::Result<Arc<Engine>> {
+    inner.flush()?;
+    let mut slot = slot
+        .lock()
+        .map_err(|_| Error::storage("the engine lock is poisoned"))?;
+    match &*slot {
+        Some(e) => {
+            e.refresh()?;
+            Ok(e.clone())
+        }
+        None => {
+            let e = Arc::new(Engine::load(inner.store().clone(), inner.project())?);
+            *slot = Some(e.clone());
+            Ok(e)
+        }
+    }
+}
+
+impl Analytics {
+    /// The engine over this instance's store, loaded on first use, refreshed after.
+    pub(crate) fn engine_job(&self) -> impl FnOnce() -> churn_core::Result<Arc<Engine>> + Send {
+        let inner = self.inner.clone();
+        let slot = self.engine.clone();
+        move || engine_for(&inner, &slot)
+    }
+
+    fn analysis<Q, R>(
+        &self,
+        env: &Env,
+        options: Option<Unknown>,
+        run: fn(&Engine, &Q) -> churn_core::Result<R>,
+    ) -> napi::Result<AsyncTask<JsonTask>>
+    where
+        Q: DeserializeOwned + Default + Send + 'static,
+        R: Serialize + 'static,
+    {
+        self.ensure_open()?;
+        let req: Q = convert::options(env, options, "options")?;
+        let engine = self.engine_job();
+        Ok(convert::task(move || run(&*engine()?, &req)))
+    }
+}
+
+#[napi]
+impl Analytics {
+    /// DAU / WAU / MAU per period, rolling WAU_7 / MAU_30, stickiness, new vs returning.
+    /// Options: `range: { from, to }`, `period` (`'day'` | `'week'` | `'month'`), `active`.
+    #[napi(
+        ts_args_type = "options?: ActiveUsersOptions",
+        ts_return_type = "Promise<ActiveUsersReport>"
+    )]
+    pub fn active_users(
+        &self,
+        env: Env,
+        options: Option<Unknown>,
+    ) -> napi::Result<AsyncTask<JsonTask>> {
+        self.analysis::<ActiveUsersRequest, _>(&env, options, Engine::active_users)
+    }
+
+    /// Sessions (30-minute gap by default): counts, durations, sources, top pages.
+    /// Options: `range`, `period`, `active`, `maxGapMs`, `top`.
+    #[napi(
+        ts_args_type = "options?: SessionsOptions",
+        ts_return_type = "Promise<SessionsReport>"
+    )]
+    pub fn sessions(
+        &self,
+        env: Env,
+        options: Option<Unknown>,
+    ) -> napi::Result<AsyncTask<JsonTask>> {
+        self.analysis::<SessionsRequest, _>(&env, options, Engine::sessions)
+    }
+
+    /// Cohort retention (first-time or recurring). Options: `range`, `period`, `mode`,
+    /// `start`, `returning`, `periods`.
+    #[napi(
+        ts_args_type = "options?: RetentionOptions",
+        ts_return_type = "Promise<RetentionReport>"
+    )]
+    pub fn retention(
+        &self,
+        env: Env,
+        options: Option<Unknown>,
+    ) -> napi::Result<AsyncTask<JsonTask>> {
+        self.analysis::<RetentionRequest, _>(&env, options, Engine::retention)
+    }
+
+    /// Revenue, ARPU / ARPPU, churn rate, LTV per period. Options: `range`, `period`,
+    /// `currency`, `revenueEvents`, `active`, `subscription`, `signupEvent`, `cac`.
+    #[napi(
+        ts_args_type = "options?: RevenueOptions",
+        ts_return_type = "Promise<RevenueReport>"
+    )]
+    pub fn revenue(&self, env: Env, options: Option<Unknown>) -> napi::Result<AsyncTask<JsonTask>> {
+        self.analysis::<RevenueRequest, _>(&env, options, Engine::revenue)
+    }
+
+    /// Funnel conversion. Options: `steps` (`[{ event, filters? }]`), `range`,
+    /// `windowMs`, `mode` (`'ordered'` | `'strict'` | `'unordered'`), `exclusions`,
+    /// `breakdown`, `userLimit`, `segment`.
+    #[napi(
+        ts_args_type = "options: FunnelOptions",
+        ts_return_type = "Promise<FunnelReport>"
+    )]
+    pub fn funnel(&self, env: Env, options: Option<Unknown>) -> napi::Result<AsyncTask<JsonTask>> {
+        self.analysis::<FunnelRequest, _>(&env, options, Engine::funnel)
+    }
+
+    /// Paths after (or before) an event as a Sankey graph. Options: `event`, `page`,
+    /// `direction`, `depth`, `top`, `pages`, `range`, `active`, `segment`.
+    #[napi(
+        ts_args_type = "options?: PathsOptions",
+        ts_return_type = "Promise<PathsReport>"
+    )]
+    pub fn paths(&self, env: Env, options: Option<Unknown>) -> napi::Result<AsyncTask<JsonTask>> {
+        self.analysis::<PathsRequest, _>(&env, options, Engine::paths)
+    }
+
+    /// One person's profile: `userProfile('u1')` or `userProfile({ userId, asOf, config })`.
+    #[napi(
+        ts_args_type = "user: string | ProfileOptions",
+        ts_return_type = "Promise<UserProfile>"
+    )]
+    pub fn user_profile(&self, env: Env, user: Unknown) -> napi::Result<AsyncTask<JsonTask>> {
+        let options = if user.get_type()? == ValueType::String {
+            let id = convert::to_json(&env, &user, "userId")?;
+            let req: ProfileRequest =
+                convert::from_value(serde_json::json!({ "user_id": id }), "userId")?;
+            self.ensure_open()?;
+            let engine = self.engine_job();
+            return Ok(convert::task(move || engine()?.user_profile(&req)));
+        } else {
+            Some(user)
+        };
+        self.analysis::<ProfileRequest, _>(&env, options, Engine::user_profile)
+    }
+
+    /// Memory held by the engine's view (loads it when needed).
+    #[napi(ts_return_type = "Promise<MemoryUsage>")]
+    pub fn engine_memory(&self) -> napi::Result<AsyncTask<JsonTask>> {
+        self.ensure_open()?;
+        let engine = self.engine_job();
+        Ok(convert::task(move || Ok(engine()?.memory_usage())))
+    }
+}
+
+/// Median wall time of an analysis measured inside Rust (benchmark support).
+#[derive(serde::Serialize)]
+struct Timing {
+    runs: u32,
+    median_ms: f64,
+}
+
+#[napi]
+impl Analytics {
+    /// Benchmark support for `bench/track.mjs`: run the analysis `name` (`activeUsers`,
+    /// `sessions`, `retention`, `revenue`) `runs` times on the thread pool, timing each
+    /// run inside Rust (the same flush, refresh and analysis a Node call makes, without
+    /// the JavaScript conversions), and resolve with the median.
+    #[napi(
+        ts_args_type = "name: 'activeUsers' | 'sessions' | 'retention' | 'revenue', options: Record<string, unknown> | undefined, runs: number",
+        ts_return_type = "Promise<{ runs: number; median_ms: number }>"
+    )]
+    pub fn time_analysis_in_rust(
+        &self,
+        env: Env,
+        name: String,
+        options: Option<Unknown>,
+        runs: u32,
+    ) -> napi::Result<AsyncTask<JsonTask>> {
+        self.ensure_open()?;
+        let v = match options {
+            Some(o) if !matches!(o.get_type()?, ValueType::Undefined | ValueType::Null) => {
+                convert::snake_keys(convert::to_json(&env, &o, "options")?)
+            }
+            _ => serde_json::json!({}),
+        };
+        type Run = Box<dyn Fn(&Engine) -> churn_core::Result<()> + Send>;
+        fn make<Q, R>(
+            v: serde_json::Value,
+            f: fn(&Engine, &Q) -> churn_core::Result<R>,
+        ) -> napi::Result<Run>
+        where
+            Q: DeserializeOwned + Send + 'static,
+            R: 'static,
+        {
+            let q: Q = convert::from_value(v, "options")?;
+            Ok(Box::new(move |e| f(e, &q).map(|_| ())))
+        }
+        let run: Run = match name.as_str() {
+            "activeUsers" => make::<ActiveUsersRequest, _>(v, Engine::active_users)?,
+            "sessions" => make::<SessionsRequest, _>(v, Engine::sessions)?,
+            "retention" => make::<RetentionRequest, _>(v, Engine::retention)?,
+            "revenue" => make::<RevenueRequest, _>(v, Engine::revenue)?,
+            other => {
+                return Err(crate::error::invalid(
+                    "name",
+                    format!("no analysis {other:?}"),
+                ))
+            }
+        };
+        let inner = self.inner.clone();
+        let slot = self.engine.clone();
+        let job = move || {
+            let mut times = Vec::with_capacity(runs as usize);
+            for _ in 0..runs.max(1) {
+                let start = std::time::Instant::now();
+                let e = engine_for(&inner, &slot)?;
+                run(&e)?;
+                times.push(start.elapsed().as_secs_f64() * 1e3);
+            }
+            times.sort_by(f64::total_cmp);
+            Ok(Timing {
+                runs: times.len() as u32,
+                median_ms: times[times.len() / 2],
+            })
+        };
+        Ok(convert::task(job))
+    }
+}
