@@ -23,7 +23,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use churn_core::engine::{
-    ActiveUsersRequest, Engine, RetentionRequest, RevenueRequest, SessionsRequest,
+    ActiveUsersRequest, Engine, FunnelRequest, PathsRequest, RetentionRequest, RevenueRequest,
+    SessionsRequest,
 };
 use churn_core::event::{Limits, Message, MessageInput};
 use churn_core::privacy::hash_value;
@@ -162,10 +163,11 @@ impl LocalAnalytics {
         Ok(())
     }
 
-    /// Answer one engine request: `kind` is `active_users`, `sessions`, `retention` or
-    /// `revenue`; `request` is the request's JSON (fields of
+    /// Answer one engine request: `kind` is `active_users`, `sessions`, `retention`,
+    /// `revenue`, `funnel` or `paths`; `request` is the request's JSON (fields of
     /// [`ActiveUsersRequest`], [`SessionsRequest`], [`RetentionRequest`],
-    /// [`RevenueRequest`]; missing fields take their defaults). Returns the report's JSON.
+    /// [`RevenueRequest`], [`FunnelRequest`], [`PathsRequest`]; missing fields take their
+    /// defaults). Returns the report's JSON.
     pub fn query(&mut self, kind: &str, request: &str) -> Result<String> {
         let engine = match &self.engine {
             Some(e) => e,
@@ -202,9 +204,17 @@ impl LocalAnalytics {
             >(
                 request
             )?)?)),
+            "funnel" => json(serde_json::to_string(
+                &engine.funnel(&parse::<FunnelRequest>(request)?)?,
+            )),
+            "paths" => json(serde_json::to_string(
+                &engine.paths(&parse::<PathsRequest>(request)?)?,
+            )),
             other => Err(Error::invalid(
                 "kind",
-                format!("expected active_users, sessions, retention or revenue, got {other:?}"),
+                format!(
+                    "expected active_users, sessions, retention, revenue, funnel or paths, got {other:?}"
+                ),
             )),
         }
     }
@@ -255,6 +265,15 @@ mod tests {
             let v: Value = serde_json::from_str(&a.query(kind, "").unwrap()).unwrap();
             assert!(v.is_object(), "{kind}");
         }
+        let req = r#"{"steps":[{"event":"login"},{"event":"purchase"}],"window_ms":604800000}"#;
+        let got: Value = serde_json::from_str(&a.query("funnel", req).unwrap()).unwrap();
+        let want = engine.funnel(&parse(req).unwrap()).unwrap();
+        assert_eq!(got, serde_json::to_value(&want).unwrap());
+        assert_eq!(want.steps[0].users, 1, "u1 logged in");
+        assert_eq!(want.steps[1].users, 0, "u1 never purchased");
+        let paths: Value =
+            serde_json::from_str(&a.query("paths", r#"{"event":"login"}"#).unwrap()).unwrap();
+        assert!(paths.is_object());
         assert_eq!(
             a.query("funnels", "{}").unwrap_err().code(),
             "ERR_INVALID_ARGUMENT"

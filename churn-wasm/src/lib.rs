@@ -235,6 +235,16 @@ impl Analytics {
     pub fn revenue(&mut self, req: JsValue) -> Result<JsValue, JsValue> {
         self.run("revenue", req)
     }
+
+    /// Funnel: `{steps: [{event, filters?}], window_ms?, mode?, exclusions?, breakdown?}`.
+    pub fn funnel(&mut self, req: JsValue) -> Result<JsValue, JsValue> {
+        self.run("funnel", req)
+    }
+
+    /// Paths after or before an event, as Sankey nodes and edges.
+    pub fn paths(&mut self, req: JsValue) -> Result<JsValue, JsValue> {
+        self.run("paths", req)
+    }
 }
 
 #[cfg(feature = "analytics")]
