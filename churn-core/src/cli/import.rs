@@ -52,7 +52,7 @@ pub struct ImportArgs {
     #[arg(long, value_name = "CHAR")]
     pub delimiter: Option<char>,
     /// Rows written to the store per transaction.
-    #[arg(long, value_name = "N", default_value_t = 5_000)]
+    #[arg(long, value_name = "N", default_value_t = 20_000)]
     pub batch: usize,
     /// Print the full report as JSON instead of the summary.
     #[arg(long)]

@@ -11,7 +11,7 @@ use super::ids::PLACEHOLDER;
 use super::options::{ColumnMapping, ColumnRole};
 use super::report::RowError;
 use super::sink::{Parsed, Sink};
-use super::values::{parse_amount, parse_cell};
+use super::values::{parse_amount, parse_cell, parse_time};
 use crate::error::{Error, Result, ValidationError};
 use crate::event::{Context, Event, Message, Properties};
 use crate::time::Timestamp;
@@ -209,7 +209,7 @@ fn row_to_message(
         }
     };
     let ts_col = cols.get(ColumnRole::Timestamp).unwrap_or(0);
-    let timestamp = Timestamp::parse_field(cell(ts_col)?, &cols.names[ts_col])?;
+    let timestamp = parse_time(cell(ts_col)?, &cols.names[ts_col])?;
     let event = match opt(ColumnRole::Event)? {
         Some(e) => e.to_string(),
         None => default_event.clone().ok_or(ValidationError::Empty {

@@ -265,7 +265,9 @@ pub struct ImportOptions {
     pub default_event: Option<String>,
     /// The project (tenant) to import into.
     pub project: String,
-    /// Messages written per [`Store::apply`](crate::store::Store::apply) call.
+    /// Messages written per [`Store::apply`](crate::store::Store::apply) call (one
+    /// transaction each). Larger batches mean fewer commits: on a SQLite file 20,000
+    /// imported about twice as fast as 5,000.
     pub batch_size: usize,
     /// CSV field delimiter (`b','`; a `.tsv` file uses tab unless this is changed).
     pub delimiter: u8,
@@ -282,7 +284,7 @@ impl Default for ImportOptions {
             columns: ColumnMapping::default(),
             default_event: None,
             project: DEFAULT_PROJECT.to_string(),
-            batch_size: 5_000,
+            batch_size: 20_000,
             delimiter: b',',
             max_rejections_kept: 100,
             limits: Limits::default(),
@@ -291,7 +293,7 @@ impl Default for ImportOptions {
 }
 
 impl ImportOptions {
-    /// The defaults: format and columns detected, project `default`, batches of 5,000.
+    /// The defaults: format and columns detected, project `default`, batches of 20,000.
     pub fn new() -> Self {
         Self::default()
     }
