@@ -32,6 +32,7 @@ mod active;
 mod activity;
 mod columns;
 mod funnel;
+mod funnel_pass;
 mod identity;
 mod intern;
 mod paths;
@@ -43,6 +44,7 @@ mod revenue;
 mod revenue_pass;
 mod segment;
 mod segment_expr;
+mod segment_parse;
 mod sessions;
 mod view;
 
