@@ -9,7 +9,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use churn_core::engine::{
-    ActiveUsersRequest, Engine, Period, RetentionRequest, RevenueRequest, SessionsRequest,
+    ActiveUsersRequest, Engine, FunnelRequest, Period, RetentionRequest, RevenueRequest,
+    SegmentRef, SessionsRequest,
 };
 use churn_core::event::Event;
 use churn_core::server::metrics::metrics;
@@ -76,7 +77,7 @@ fn every_non_ingestion_route_refuses_without_the_secret_key() {
         if is_public(r.path) {
             continue;
         }
-        let path = r.path.replace("{id}", "someone");
+        let path = r.path.replace("{id}", "someone").replace("{name}", "seg");
         for m in &r.methods {
             for headers in [
                 vec![],
@@ -474,5 +475,133 @@ fn dataset_uploads_raw_and_multipart() {
     assert_eq!(
         (st, error_code(&v).as_str()),
         (413, "ERR_PAYLOAD_TOO_LARGE")
+    );
+}
+
+#[test]
+fn funnel_and_segments() {
+    let s = start(config0());
+    let shop = s.state.projects.create("shop", "Shop").unwrap();
+    seed(s.store.as_ref());
+    let sk = bearer(&s.keys.secret_key);
+    let auth = [("authorization", sk.as_str())];
+    let json = [auth[0], ("content-type", "application/json")];
+    let engine = Engine::load(s.store.clone(), DEFAULT_PROJECT).unwrap();
+
+    let (st, f, _) = call(
+        "GET",
+        &s.url("/api/funnel?steps=signup,purchase&window=7d&days=30"),
+        &auth,
+        b"",
+    );
+    assert_eq!(st, 200, "{f}");
+    let want = engine
+        .funnel(
+            &FunnelRequest::new(["signup", "purchase"])
+                .range(last_days(now(), 30))
+                .window_ms(7 * DAY_MS),
+        )
+        .unwrap();
+    assert_eq!(
+        without(f.clone(), &["from", "to"]),
+        without(serde_json::to_value(&want).unwrap(), &["from", "to"])
+    );
+    // Signups u0, u2, .., u10 (6); of those u0 and u6 buy later (3.5 days after).
+    assert_eq!(
+        (f["entered"].as_u64(), f["converted"].as_u64()),
+        (Some(6), Some(2))
+    );
+    for bad in [
+        "/api/funnel",
+        "/api/funnel?steps=signup",
+        "/api/funnel?steps=a,b&window=5y",
+        "/api/funnel?steps=a,b&mode=sideways",
+        "/api/funnel?steps=a,,b",
+    ] {
+        let (st, v, _) = call("GET", &s.url(bad), &auth, b"");
+        assert_eq!(
+            (st, error_code(&v).as_str()),
+            (400, "ERR_VALIDATION"),
+            "{bad}"
+        );
+    }
+
+    // Segments CRUD.
+    let (st, v, _) = call(
+        "POST",
+        &s.url("/api/segments"),
+        &json,
+        br#"{"name":"buyers","expr":"did(purchase, >= 1, 30d)","description":"bought"}"#,
+    );
+    assert_eq!(st, 201, "{v}");
+    let (st, v, _) = call(
+        "POST",
+        &s.url("/api/segments"),
+        &json,
+        br#"{"name":"buyers","expr":"did(purchase, >= 1, 30d)"}"#,
+    );
+    assert_eq!(st, 400, "a duplicate name is refused: {v}");
+    let (st, v, _) = call(
+        "POST",
+        &s.url("/api/segments"),
+        &json,
+        br#"{"name":"bad","expr":"did(purchase"}"#,
+    );
+    assert_eq!((st, error_code(&v).as_str()), (400, "ERR_VALIDATION"));
+    let (_, list, _) = call("GET", &s.url("/api/segments"), &auth, b"");
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    let (st, one, _) = call("GET", &s.url("/api/segments/buyers"), &auth, b"");
+    assert_eq!(st, 200, "{one}");
+    let want = engine.segment_stats(&SegmentRef::from("buyers")).unwrap();
+    assert_eq!(one["stats"], serde_json::to_value(&want).unwrap());
+    assert_eq!(one["stats"]["count"], 4);
+    let (st, v, _) = call(
+        "PUT",
+        &s.url("/api/segments/buyers"),
+        &json,
+        br#"{"expr":"did(purchase, >= 2, 30d)"}"#,
+    );
+    assert_eq!(st, 200, "{v}");
+    let (_, one, _) = call("GET", &s.url("/api/segments/buyers"), &auth, b"");
+    assert_eq!(one["stats"]["count"], 0);
+    assert_eq!(one["segment"]["description"], "bought");
+    // The funnel can be restricted to a saved segment.
+    let (st, f, _) = call(
+        "GET",
+        &s.url("/api/funnel?steps=signup,purchase&segment=buyers"),
+        &auth,
+        b"",
+    );
+    assert_eq!((st, f["entered"].as_u64()), (200, Some(0)));
+    // Another project does not see it.
+    let ssk = bearer(&shop.secret_key);
+    let (_, other, _) = call(
+        "GET",
+        &s.url("/api/segments"),
+        &[("authorization", ssk.as_str())],
+        b"",
+    );
+    assert_eq!(other, serde_json::json!([]));
+    assert_eq!(
+        call(
+            "GET",
+            &s.url("/api/segments/buyers"),
+            &[("authorization", ssk.as_str())],
+            b""
+        )
+        .0,
+        404
+    );
+    assert_eq!(
+        call("DELETE", &s.url("/api/segments/buyers"), &auth, b"").0,
+        200
+    );
+    assert_eq!(
+        call("GET", &s.url("/api/segments/buyers"), &auth, b"").0,
+        404
+    );
+    assert_eq!(
+        call("DELETE", &s.url("/api/segments/buyers"), &auth, b"").0,
+        404
     );
 }

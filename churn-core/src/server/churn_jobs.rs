@@ -254,7 +254,8 @@ impl ChurnJobs {
         project: &str,
         result: Result<ScoreRun>,
     ) -> Result<Vec<ScoredUser>> {
-        let old = self.latest(store, project)?;
+        // An unreadable previous run must not leave the job marked as running.
+        let old = self.latest(store, project).ok().flatten();
         let slot = self.slot(project);
         let mut p = slot.write();
         p.running = false;

@@ -12,14 +12,14 @@ pub mod svg;
 
 use std::collections::HashMap;
 use std::fmt::Write;
-use std::ops::ControlFlow;
 
 use serde::{Deserialize, Serialize};
 
 use super::churn_jobs::ScoreRun;
-use crate::engine::{ActiveUsersRequest, Engine, Period, RetentionRequest, RevenueRequest};
+use crate::engine::{
+    ActiveUsersRequest, Engine, FunnelRequest, Period, RetentionRequest, RevenueRequest,
+};
 use crate::error::Result;
-use crate::store::{ScanRequest, Store};
 use crate::time::{TimeRange, Timestamp, DAY_MS};
 use svg::{bar_chart, escape, funnel_chart, heatmap, line_chart, num};
 
@@ -44,68 +44,6 @@ pub struct DashboardData {
     pub at_risk_table: String,
     /// Headline figures.
     pub summary: HashMap<String, f64>,
-}
-
-/// Users reaching each step of an ordered funnel (ClickHouse `windowFunnel`: from each
-/// S1 event, the longest chain of following steps at non-decreasing times within the
-/// window; a person's level is the best over their S1 events). Persons are user ids,
-/// else anonymous ids linked through the store's identity links. A stand-in until the
-/// engine's funnels (branch `engine2`) are merged.
-pub fn ordered_funnel(
-    store: &dyn Store,
-    project: &str,
-    range: TimeRange,
-    steps: &[&str],
-    window_ms: i64,
-) -> Result<Vec<u64>> {
-    let links: HashMap<String, String> = store
-        .identities(project)?
-        .into_iter()
-        .map(|l| (l.anonymous_id, l.user_id))
-        .collect();
-    let mut per: HashMap<String, Vec<(i64, usize)>> = HashMap::new();
-    let req = ScanRequest::new()
-        .range(TimeRange {
-            from: range.from,
-            to: range.to.map(|t| t.add_millis(window_ms)),
-        })
-        .events(steps.iter().map(|s| s.to_string()));
-    store.scan_rows(project, &req, &mut |r| {
-        let who = match (r.user_id, r.anonymous_id) {
-            (Some(u), _) => u.to_string(),
-            (None, Some(a)) => links.get(a).cloned().unwrap_or_else(|| a.to_string()),
-            (None, None) => return ControlFlow::Continue(()),
-        };
-        if let Some(i) = steps.iter().position(|s| *s == r.event) {
-            per.entry(who).or_default().push((r.timestamp.millis(), i));
-        }
-        ControlFlow::Continue(())
-    })?;
-    let mut reached = vec![0u64; steps.len()];
-    for ev in per.values_mut() {
-        ev.sort_unstable();
-        let mut best = 0usize;
-        for (k, &(t1, s)) in ev.iter().enumerate() {
-            if s != 0 || !range.contains(Timestamp::from_millis(t1)) {
-                continue;
-            }
-            let (mut level, mut last) = (1usize, t1);
-            for &(t, s) in &ev[k + 1..] {
-                if t > t1 + window_ms || level == steps.len() {
-                    break;
-                }
-                if s == level && t >= last {
-                    level += 1;
-                    last = t;
-                }
-            }
-            best = best.max(level);
-        }
-        for r in reached.iter_mut().take(best) {
-            *r += 1;
-        }
-    }
-    Ok(reached)
 }
 
 fn pct(a: u64, b: u64) -> String {
@@ -146,8 +84,6 @@ pub fn at_risk_table(run: Option<&ScoreRun>) -> String {
 /// Build the dashboard data (blocking).
 pub fn build(
     engine: &Engine,
-    store: &dyn Store,
-    project: &str,
     run: Option<&ScoreRun>,
     days: u32,
     now: Timestamp,
@@ -181,7 +117,12 @@ pub fn build(
     );
     summary.insert("active_users".into(), au.total_users as f64);
 
-    let reached = ordered_funnel(store, project, range, FUNNEL_STEPS, FUNNEL_WINDOW_MS)?;
+    let funnel = engine.funnel(
+        &FunnelRequest::new(FUNNEL_STEPS.iter().copied())
+            .range(range)
+            .window_ms(FUNNEL_WINDOW_MS),
+    )?;
+    let reached: Vec<u64> = funnel.steps.iter().map(|s| s.users).collect();
     let steps: Vec<(String, f64, String)> = FUNNEL_STEPS
         .iter()
         .zip(&reached)
@@ -260,45 +201,6 @@ pub fn build(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::Event;
-    use crate::store::{MemoryStore, StoreExt};
-
-    #[test]
-    fn funnel_by_hand() {
-        let store = MemoryStore::new();
-        let t = |d: i64| Timestamp::from_millis(1_700_000_000_000 + d * DAY_MS);
-        let e =
-            |n: &str, u: &str, d: i64| Event::track(n).user_id(u).timestamp(t(d)).build().unwrap();
-        store
-            .append(
-                "p",
-                &[
-                    // a: full funnel in order.
-                    e("a", "a", 0),
-                    e("b", "a", 1),
-                    e("c", "a", 2),
-                    // b: c before b: reaches 2.
-                    e("a", "b", 0),
-                    e("c", "b", 1),
-                    e("b", "b", 2),
-                    // c: second step after the window.
-                    e("a", "c", 0),
-                    e("b", "c", 40),
-                    // d: no first step.
-                    e("b", "d", 0),
-                ],
-            )
-            .unwrap();
-        let r = ordered_funnel(
-            &store,
-            "p",
-            TimeRange::new(t(-1), t(10)),
-            &["a", "b", "c"],
-            30 * DAY_MS,
-        )
-        .unwrap();
-        assert_eq!(r, vec![3, 2, 1]);
-    }
 
     #[test]
     fn at_risk_rows_are_escaped() {

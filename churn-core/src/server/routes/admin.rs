@@ -318,6 +318,38 @@ fn read_paths(paths: &mut serde_json::Map<String, Value>) {
     }
     put("/api/live", json!({"get": live}));
     put(
+        "/api/funnel",
+        json!({"get": read_op("Funnel conversion (ordered, strict or unordered) within a window from the first step", "analytics", vec![
+        param("steps", json!({"type": "string"}), "comma-separated event names (2 or more)"),
+        param("window", json!({"type": "string", "default": "7d"}), "conversion window: 7d, 12h, 90m"),
+        days(30),
+        param("mode", json!({"enum": ["ordered", "strict", "unordered"], "default": "ordered"}), "funnel mode"),
+        param("breakdown", json!({"type": "string"}), "property of the first step to break down by"),
+        param("segment", json!({"type": "string"}), "saved segment name")], "FunnelReport")}),
+    );
+    let seg_body = json!({"type": "object", "required": ["expr"], "additionalProperties": false, "properties": {"name": {"type": "string"}, "expr": {"type": "string", "description": "e.g. did(feature_used, >= 3, 14d)"}, "description": {"type": "string"}}});
+    put(
+        "/api/segments",
+        json!({
+            "get": read_op("Saved segments", "segments", vec![], "SavedSegment[]"),
+            "post": with_body(read_op("Save a segment", "segments", vec![], "SavedSegment"), seg_body.clone(), "201")
+        }),
+    );
+    let named = |mut op: Value| {
+        if let Some(m) = op.as_object_mut() {
+            m.insert("parameters".into(), json!([{"name": "name", "in": "path", "required": true, "schema": {"type": "string"}}]));
+        }
+        op
+    };
+    put(
+        "/api/segments/{name}",
+        json!({
+            "get": named(read_op("A saved segment with its size and statistics", "segments", vec![], "{segment, stats}")),
+            "put": named(with_body(read_op("Change a segment's condition or description", "segments", vec![], "SavedSegment"), seg_body, "200")),
+            "delete": named(read_op("Delete a saved segment", "segments", vec![], "{deleted}"))
+        }),
+    );
+    put(
         "/api/dashboard",
         json!({"get": read_op("Dashboard data: SVG charts, at-risk table, summary", "dashboard", vec![days(30)], "DashboardData")}),
     );

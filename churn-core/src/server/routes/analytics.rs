@@ -12,7 +12,8 @@ use serde::Serialize;
 
 use super::{blocking, secret_project};
 use crate::engine::{
-    ActiveUsersRequest, Period, RetentionMode, RetentionRequest, RevenueRequest, SessionsRequest,
+    ActiveUsersRequest, Period, ProfileRequest, RetentionMode, RetentionRequest, RevenueRequest,
+    SessionsRequest, UserProfile,
 };
 use crate::import::{export_events, FileFormat};
 use crate::server::app::{AppState, Table};
@@ -140,13 +141,15 @@ pub const PROFILE_EVENTS: usize = 50;
 
 /// `GET /api/users/{id}`.
 #[derive(Debug, Serialize)]
-struct UserProfile {
+struct UserPage {
     user_id: String,
     user: Option<UserRecord>,
     event_count: u64,
     first_seen: Option<Timestamp>,
     last_seen: Option<Timestamp>,
     recent_events: Vec<StoredEvent>,
+    /// The engine's profile metrics (usage trend, features, billing, tickets).
+    profile: Option<UserProfile>,
     churn: Option<ScoredUser>,
 }
 
@@ -188,6 +191,7 @@ async fn user(
             return Ok(Json(report).into_response());
         }
         let churn = state.churn.clone();
+        let engine = state.engines.get(&p.id).await?;
         let profile = blocking(move || {
             let events = store.person_events(&p.id, &id)?;
             let user = store.user(&p.id, &id)?;
@@ -200,7 +204,13 @@ async fn user(
                 .latest(store.as_ref(), &p.id)?
                 .and_then(|r| r.users.iter().find(|u| u.user_id == id).cloned());
             let n = events.len();
-            Ok(UserProfile {
+            let metrics = match engine.user_profile(&ProfileRequest::new(id.as_str())) {
+                Ok(m) => Some(m),
+                Err(crate::Error::NotFound { .. }) => None,
+                Err(e) => return Err(e),
+            };
+            Ok(UserPage {
+                profile: metrics,
                 first_seen: events.iter().map(|e| e.event.timestamp).min(),
                 last_seen: events.iter().map(|e| e.event.timestamp).max(),
                 event_count: n as u64,

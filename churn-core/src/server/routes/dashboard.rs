@@ -44,14 +44,7 @@ async fn data(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -> Re
             let (store, churn) = (state.ingest.store().clone(), state.churn.clone());
             blocking(move || {
                 let run = churn.latest(store.as_ref(), &p.id)?;
-                build(
-                    &engine,
-                    store.as_ref(),
-                    &p.id,
-                    run.as_deref(),
-                    days,
-                    Timestamp::now(),
-                )
+                build(&engine, run.as_deref(), days, Timestamp::now())
             })
             .await
         }

@@ -11,6 +11,7 @@ mod live;
 mod native;
 mod posthog;
 mod segment;
+mod segments;
 
 use axum::body::{Body, Bytes};
 use axum::http::{header, HeaderMap, Method};
@@ -64,6 +65,7 @@ pub(crate) fn table() -> Table {
     let t = churn::add_routes(t);
     let t = datasets::add_routes(t);
     let t = live::add_routes(t);
+    let t = segments::add_routes(t);
     let t = dashboard::add_routes(t);
     admin::add_routes(t)
 }
