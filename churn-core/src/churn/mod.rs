@@ -39,6 +39,7 @@ mod logistic;
 mod model;
 mod persist;
 mod registry;
+pub mod report;
 mod score;
 mod table;
 pub mod trees;
@@ -73,5 +74,5 @@ pub use score::{
     RiskThresholds,
 };
 #[cfg(feature = "import")]
-pub use table::read_transactions_csv;
+pub use table::{read_transactions_csv, read_transactions_csv_lenient};
 pub use table::{EventTable, Transaction};

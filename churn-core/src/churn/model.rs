@@ -61,8 +61,8 @@ impl FromStr for ModelKind {
     fn from_str(s: &str) -> Result<Self> {
         match s.to_ascii_lowercase().replace('-', "_").as_str() {
             "logistic" | "logreg" => Ok(ModelKind::Logistic),
-            "random_forest" | "rf" => Ok(ModelKind::RandomForest),
-            "gradient_boosting" | "gbt" | "gbm" => Ok(ModelKind::GradientBoosting),
+            "random_forest" | "rf" | "forest" => Ok(ModelKind::RandomForest),
+            "gradient_boosting" | "gbt" | "gbm" | "boosting" => Ok(ModelKind::GradientBoosting),
             "bg_nbd" | "bgnbd" => Ok(ModelKind::BgNbd),
             _ => Err(Error::invalid(
                 "model",

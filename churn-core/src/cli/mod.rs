@@ -47,6 +47,9 @@ commands! {
     import => Import(ImportArgs),
     export => Export(ExportArgs),
     serve => Serve(ServeArgs),
+    train => Train(TrainArgs),
+    score => Score(ScoreArgs),
+    report => Report(ReportArgs),
 }
 
 /// Product analytics and churn prediction on your own event data.
