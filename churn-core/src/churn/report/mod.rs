@@ -202,7 +202,7 @@ pub fn render_html(r: &ReportInput<'_>) -> Result<String> {
             "share of churners reached",
         );
     }
-    let top: Vec<&(String, f64)> = r.importance.iter().take(15).collect();
+    let top: Vec<&(String, f64)> = r.importance.iter().filter(|t| t.1 > 0.0).take(15).collect();
     let importance = hbar_chart(
         "feature-importance",
         "Feature importance (mean |contribution|)",

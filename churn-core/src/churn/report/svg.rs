@@ -53,7 +53,7 @@ fn nice_max(v: f64) -> f64 {
         return 1.0;
     }
     let mag = 10f64.powf(v.log10().floor());
-    for m in [1.0, 2.0, 2.5, 5.0, 10.0] {
+    for m in [1.0, 1.2, 1.6, 2.0, 2.4, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0] {
         if m * mag >= v {
             return m * mag;
         }
@@ -265,14 +265,33 @@ pub fn line_chart(
         }
         legend.push((se.name.clone(), c));
     }
+    // Legend in the lower right corner (empty for calibration and gain curves), on a
+    // white box so no line runs through it.
+    let lw = 8.0
+        + 7.0
+            * legend
+                .iter()
+                .map(|l| l.0.chars().count())
+                .max()
+                .unwrap_or(0) as f64
+        + 28.0;
+    let lx = W - RIGHT - lw - 6.0;
+    let ly = TOP + ph - 16.0 * legend.len() as f64 - 10.0;
+    if !legend.is_empty() {
+        let _ = write!(
+            s,
+            r##"<rect x="{lx:.1}" y="{ly:.1}" width="{lw:.1}" height="{lh:.1}" fill="#fff" fill-opacity="0.9" stroke="#ddd"/>"##,
+            lh = 16.0 * legend.len() as f64 + 6.0
+        );
+    }
     for (i, (name, c)) in legend.iter().enumerate() {
-        let y = TOP + 8.0 + 16.0 * i as f64;
+        let y = ly + 13.0 + 16.0 * i as f64;
         let _ = write!(
             s,
             r##"<rect x="{x}" y="{ry}" width="12" height="4" fill="{c}"/><text x="{tx}" y="{ty}" font-size="11">{n}</text>"##,
-            x = LEFT + 10.0,
+            x = lx + 6.0,
             ry = y - 4.0,
-            tx = LEFT + 28.0,
+            tx = lx + 24.0,
             ty = y + 1.0,
             n = escape(name)
         );
@@ -300,7 +319,6 @@ mod tests {
         assert!(!b.contains("<script>") && b.contains("&lt;script&gt;"));
         assert!(b.contains("a&amp;b: 3") && b.contains(r#"data-value="7""#));
         assert_eq!(b.matches("<rect class=\"bar\"").count(), 2);
-        // The tallest bar reaches the top of the nice axis (7 -> 10: 70% of the height).
         let h = hbar_chart("imp", "t", &["f\"1".into()], &[0.5], "share");
         assert!(h.contains("f&quot;1"));
         let l = line_chart(
@@ -316,8 +334,9 @@ mod tests {
         );
         assert_eq!(l.matches("<circle").count(), 2);
         assert!(l.contains("perfect") && l.contains("stroke-dasharray"));
-        assert_eq!(nice_max(7.0), 10.0);
-        assert_eq!(nice_max(0.3), 0.5);
+        assert_eq!(nice_max(7.0), 8.0);
+        assert_eq!(nice_max(55.0), 60.0);
+        assert!((nice_max(0.3) - 0.3).abs() < 1e-12);
         assert_eq!(nice_max(0.0), 1.0);
     }
 }
