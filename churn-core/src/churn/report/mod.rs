@@ -8,7 +8,7 @@ pub mod svg;
 use serde::{Deserialize, Serialize};
 
 pub use svg::escape;
-use svg::{bar_chart, hbar_chart, line_chart, Series, COLORS};
+use svg::{bar_chart, hbar_chart, line_chart, Corner, Series, COLORS};
 
 use super::compare::{lift_curve, ComparisonReport};
 use super::features::FeatureMatrix;
@@ -190,16 +190,19 @@ pub fn render_html(r: &ReportInput<'_>) -> Result<String> {
             "Calibration curve (holdout)",
             &cal_series,
             Some("perfectly calibrated"),
-            "mean predicted probability",
-            "observed churn rate",
+            ("mean predicted probability", "observed churn rate"),
+            Corner::TopLeft,
         );
         lift = line_chart(
             "lift",
             "Lift (gain) curve (holdout)",
             &lift_series,
             Some("random targeting"),
-            "share of customers contacted (highest score first)",
-            "share of churners reached",
+            (
+                "share of customers contacted (highest score first)",
+                "share of churners reached",
+            ),
+            Corner::BottomRight,
         );
     }
     let top: Vec<&(String, f64)> = r.importance.iter().filter(|t| t.1 > 0.0).take(15).collect();

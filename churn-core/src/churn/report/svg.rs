@@ -199,6 +199,15 @@ pub struct Series {
     pub points: Vec<(f64, f64)>,
 }
 
+/// Where a [`line_chart`] draws its legend (pick the corner its lines avoid).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Corner {
+    /// Upper left (empty for calibration curves).
+    TopLeft,
+    /// Lower right (empty for gain curves).
+    BottomRight,
+}
+
 /// Lines on [0, 1] x [0, 1] axes, with an optional dashed diagonal (perfect
 /// calibration, or a random ranking) and a legend.
 pub fn line_chart(
@@ -206,8 +215,8 @@ pub fn line_chart(
     title: &str,
     series: &[Series],
     diagonal: Option<&str>,
-    x_label: &str,
-    y_label: &str,
+    (x_label, y_label): (&str, &str),
+    corner: Corner,
 ) -> String {
     let mut s = open(id, title, W, H);
     y_axis(&mut s, 1.0, y_label, x_label);
@@ -265,8 +274,7 @@ pub fn line_chart(
         }
         legend.push((se.name.clone(), c));
     }
-    // Legend in the lower right corner (empty for calibration and gain curves), on a
-    // white box so no line runs through it.
+    // Legend on a white box so no line runs through it.
     let lw = 8.0
         + 7.0
             * legend
@@ -275,8 +283,13 @@ pub fn line_chart(
                 .max()
                 .unwrap_or(0) as f64
         + 28.0;
-    let lx = W - RIGHT - lw - 6.0;
-    let ly = TOP + ph - 16.0 * legend.len() as f64 - 10.0;
+    let (lx, ly) = match corner {
+        Corner::BottomRight => (
+            W - RIGHT - lw - 6.0,
+            TOP + ph - 16.0 * legend.len() as f64 - 10.0,
+        ),
+        Corner::TopLeft => (LEFT + 6.0, TOP + 4.0),
+    };
     if !legend.is_empty() {
         let _ = write!(
             s,
@@ -329,8 +342,8 @@ mod tests {
                 points: vec![(0.0, 0.0), (0.5, 0.4), (1.0, f64::NAN)],
             }],
             Some("perfect"),
-            "x",
-            "y",
+            ("x", "y"),
+            Corner::TopLeft,
         );
         assert_eq!(l.matches("<circle").count(), 2);
         assert!(l.contains("perfect") && l.contains("stroke-dasharray"));
