@@ -165,7 +165,9 @@ fn train_score_report_on_the_sample_data() {
             .unwrap_or_else(|| panic!("no {id} chart"));
         let chart = &html[at..at + html[at..].find("</svg>").unwrap()];
         let marks = chart.matches("<rect class=\"bar\"").count() + chart.matches("<circle").count();
-        assert!(marks >= 4, "{id} has {marks} marks");
+        // Importance: at least BG/NBD's three inputs; the others have more marks.
+        let need = if id == "feature-importance" { 3 } else { 4 };
+        assert!(marks >= need, "{id} has {marks} marks");
     }
     // The histogram's bar values add up to the customers scored.
     let at = html.find("data-chart=\"score-histogram\"").unwrap();

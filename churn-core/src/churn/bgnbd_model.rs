@@ -134,9 +134,8 @@ impl BgNbdModel {
     pub(crate) fn validate(&self) -> Result<()> {
         columns(&self.schema)?;
         BgNbd::from_params(self.model.params)?;
-        if !(self.horizon_days.is_finite() && self.horizon_days > 0.0)
-            || !self.baseline.iter().all(|v| v.is_finite() && *v >= 0.0)
-        {
+        let ok_horizon = self.horizon_days.is_finite() && self.horizon_days > 0.0;
+        if !ok_horizon || !self.baseline.iter().all(|v| v.is_finite() && *v >= 0.0) {
             return Err(Error::model("BG/NBD model has a bad horizon or baseline"));
         }
         Ok(())

@@ -235,7 +235,7 @@ pub fn bfgs<F: FnMut(&[f64]) -> (f64, Vec<f64>)>(
             .map(|i| -(0..n).map(|j| h[i][j] * g[j]).sum::<f64>())
             .collect();
         let mut slope: f64 = d.iter().zip(&g).map(|(a, b)| a * b).sum();
-        if !(slope < 0.0) {
+        if slope.is_nan() || slope >= 0.0 {
             for (i, row) in h.iter_mut().enumerate() {
                 row.iter_mut().for_each(|v| *v = 0.0);
                 row[i] = 1.0;

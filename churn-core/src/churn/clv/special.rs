@@ -99,7 +99,7 @@ pub fn ln_hyp2f1(a: f64, b: f64, c: f64, z: f64) -> Result<f64> {
 /// ψ(x) = ψ(x+1) - 1/x up to x >= 10, then the asymptotic series (error < 1e-12).
 /// NaN for x <= 0 or NaN.
 pub fn digamma(x: f64) -> f64 {
-    if !(x > 0.0) || !x.is_finite() {
+    if x.is_nan() || x <= 0.0 || x.is_infinite() {
         return if x == f64::INFINITY {
             f64::INFINITY
         } else {
