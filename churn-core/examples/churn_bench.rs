@@ -227,5 +227,45 @@ fn main() -> churn_core::Result<()> {
         sc.as_secs_f64() * 1e6
     );
     println!("  holdout ROC AUC: IRLS {auc_irls:.4}, linfa {auc_linfa:.4}");
+    // One machine-readable line for benches/churn_quality.py.
+    println!(
+        "JSON {}",
+        serde_json::json!({
+            "customers": customers,
+            "as_of_ms": as_of.millis(),
+            "events": rows.len(),
+            "table_features_train_ms": ms(sum(sum(t_table, t_feat), t_irls).0),
+            "score_all_incl_features_ms": ms(t_score.0),
+            "score_all_from_matrix_ms": ms(t_score_matrix.0),
+            "single_predict_us": sw.as_secs_f64() * 1e6,
+            "holdout_roc_auc": auc_irls,
+        })
+    );
+    // CHURN_BENCH_CSV=path writes the generated transactions for the Python peers.
+    if let Ok(path) = std::env::var("CHURN_BENCH_CSV") {
+        use std::io::Write;
+        let file = std::fs::File::create(&path).map_err(|source| churn_core::Error::Io {
+            path: path.clone().into(),
+            source,
+        })?;
+        let mut w = std::io::BufWriter::new(file);
+        let io = |source| churn_core::Error::Io {
+            path: path.clone().into(),
+            source,
+        };
+        writeln!(w, "customer_id,event_date,amount,event_type").map_err(io)?;
+        for r in &rows {
+            writeln!(
+                w,
+                "{},{},{},{}",
+                r.customer_id,
+                r.date.millis(),
+                r.amount,
+                r.event_type
+            )
+            .map_err(io)?;
+        }
+        w.flush().map_err(io)?;
+    }
     Ok(())
 }

@@ -39,7 +39,7 @@ fn load() -> Vec<CustomerSummary> {
             d[6..].parse().unwrap(),
         )
         .unwrap();
-        log.push(Transaction::new(
+        log.push(Transaction::purchase(
             f[0].trim_start_matches('0'),
             ts,
             f[4].parse().unwrap(),

@@ -139,7 +139,7 @@ fn k_fold_and_temporal_holdout_run_and_learn() {
     .unwrap();
     let (model, m) = temporal_holdout(&table, &split, &cfg, 0.5, train).unwrap();
     assert_eq!(model.metrics.as_ref(), Some(&m));
-    let mut report = ComparisonReport::new("synthetic");
+    let mut report = crate::churn::ComparisonReport::new("synthetic");
     report.add("logistic", m.clone());
     report.add("worse", Metrics { roc_auc: 0.5, ..m });
     assert_eq!(report.best_by_auc().unwrap().model, "logistic");

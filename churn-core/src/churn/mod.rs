@@ -26,8 +26,11 @@
 //! # Ok::<(), churn_core::Error>(())
 //! ```
 
+mod bgnbd_model;
 mod calibrate;
 pub mod clv;
+mod compare;
+mod ensemble;
 mod eval;
 mod explain;
 mod features;
@@ -36,15 +39,21 @@ mod logistic;
 mod model;
 mod persist;
 mod registry;
+pub mod report;
 mod score;
 mod table;
 pub mod trees;
 
+pub use bgnbd_model::{BgNbdChurnParams, BgNbdModel, INPUT_AGE, INPUT_FREQUENCY, INPUT_RECENCY};
 pub use calibrate::{CalibrationMethod, Calibrator};
+pub use compare::{
+    compare_and_keep, compare_models, lift_curve, CompareConfig, ComparisonReport, ComparisonRow,
+    SkippedModel,
+};
+pub use ensemble::{BoostingModel, BoostingParams, ForestModel, ForestParams};
 pub use eval::{
     average_precision, brier, calibration_table, confusion, evaluate, k_fold, log_loss, roc_auc,
-    temporal_holdout, top_decile, CalibrationBin, ComparisonReport, ComparisonRow, Confusion,
-    Metrics,
+    temporal_holdout, top_decile, CalibrationBin, Confusion, Metrics,
 };
 pub use explain::{explain_customer, explain_row, Explanation};
 pub use features::{
@@ -54,7 +63,7 @@ pub use labels::{labelled_at, Dataset, LabelConfig, TemporalSplit, TrainingWindo
 pub use logistic::{ClassWeight, FitReport, LogisticModel, LogisticParams, NanPolicy, Solver};
 pub use model::{
     check_input, check_training_data, AnyModel, ChurnModel, Contribution, ContributionScale,
-    FitChurnModel, ModelKind, TrainConfig, TrainedModel,
+    FitChurnModel, ModelKind, ModelSpec, TrainConfig, TrainedModel,
 };
 pub use persist::{model_from_json, model_to_json, LIBRARY_VERSION, MODEL_FORMAT_VERSION};
 pub use registry::{
@@ -65,5 +74,5 @@ pub use score::{
     RiskThresholds,
 };
 #[cfg(feature = "import")]
-pub use table::read_transactions_csv;
+pub use table::{read_transactions_csv, read_transactions_csv_lenient};
 pub use table::{EventTable, Transaction};

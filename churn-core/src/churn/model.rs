@@ -13,7 +13,9 @@ use std::str::FromStr;
 use ndarray::{Array1, ArrayView1, ArrayView2};
 use serde::{Deserialize, Serialize};
 
+use super::bgnbd_model::{BgNbdChurnParams, BgNbdModel};
 use super::calibrate::{CalibrationMethod, Calibrator};
+use super::ensemble::{BoostingModel, BoostingParams, ForestModel, ForestParams};
 use super::eval::Metrics;
 use super::features::{FeatureConfig, FeatureMatrix, FeatureSchema};
 use super::labels::{Dataset, TrainingWindow};
@@ -59,8 +61,8 @@ impl FromStr for ModelKind {
     fn from_str(s: &str) -> Result<Self> {
         match s.to_ascii_lowercase().replace('-', "_").as_str() {
             "logistic" | "logreg" => Ok(ModelKind::Logistic),
-            "random_forest" | "rf" => Ok(ModelKind::RandomForest),
-            "gradient_boosting" | "gbt" | "gbm" => Ok(ModelKind::GradientBoosting),
+            "random_forest" | "rf" | "forest" => Ok(ModelKind::RandomForest),
+            "gradient_boosting" | "gbt" | "gbm" | "boosting" => Ok(ModelKind::GradientBoosting),
             "bg_nbd" | "bgnbd" => Ok(ModelKind::BgNbd),
             _ => Err(Error::invalid(
                 "model",
@@ -169,6 +171,12 @@ pub fn check_input(x: ArrayView2<'_, f64>, schema: &FeatureSchema) -> Result<()>
 pub enum AnyModel {
     /// Logistic regression.
     Logistic(LogisticModel),
+    /// Random forest (balanced class weights by default; calibrated by [`TrainedModel`]).
+    RandomForest(ForestModel),
+    /// Gradient-boosted trees.
+    GradientBoosting(BoostingModel),
+    /// BG/NBD: label-free, P(no purchase in the horizon).
+    BgNbd(BgNbdModel),
 }
 
 impl AnyModel {
@@ -176,14 +184,102 @@ impl AnyModel {
     pub(crate) fn validate(&self) -> Result<()> {
         match self {
             AnyModel::Logistic(m) => m.validate(),
+            AnyModel::RandomForest(m) => m.validate(),
+            AnyModel::GradientBoosting(m) => m.validate(),
+            AnyModel::BgNbd(m) => m.validate(),
         }
     }
 
     fn inner(&self) -> &dyn ChurnModel {
         match self {
             AnyModel::Logistic(m) => m,
+            AnyModel::RandomForest(m) => m,
+            AnyModel::GradientBoosting(m) => m,
+            AnyModel::BgNbd(m) => m,
         }
     }
+
+    /// Global feature importance in schema order when the model has its own measure
+    /// (trees: share of split gain; logistic: |coefficient| on standardized features,
+    /// normalised to sum 1); `None` for BG/NBD, which reads three inputs only.
+    pub fn feature_importances(&self) -> Option<Vec<f64>> {
+        let v = match self {
+            AnyModel::Logistic(m) => {
+                let a: Vec<f64> = m.coefficients().iter().map(|c| c.abs()).collect();
+                let s: f64 = a.iter().sum();
+                a.into_iter()
+                    .map(|v| if s > 0.0 { v / s } else { 0.0 })
+                    .collect()
+            }
+            AnyModel::RandomForest(m) => m.feature_importances(),
+            AnyModel::GradientBoosting(m) => m.feature_importances(),
+            AnyModel::BgNbd(_) => return None,
+        };
+        Some(v)
+    }
+}
+
+/// Which model to train, with its hyper-parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "params", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ModelSpec {
+    /// Logistic regression.
+    Logistic(LogisticParams),
+    /// Random forest.
+    RandomForest(ForestParams),
+    /// Gradient-boosted trees.
+    GradientBoosting(BoostingParams),
+    /// BG/NBD (its horizon is taken from the training labels).
+    BgNbd(BgNbdChurnParams),
+}
+
+impl ModelSpec {
+    /// The default settings of a model kind.
+    pub fn default_for(kind: ModelKind) -> ModelSpec {
+        match kind {
+            ModelKind::Logistic => ModelSpec::Logistic(LogisticParams::default()),
+            ModelKind::RandomForest => ModelSpec::RandomForest(ForestParams::default()),
+            ModelKind::GradientBoosting => ModelSpec::GradientBoosting(BoostingParams::default()),
+            ModelKind::BgNbd => ModelSpec::BgNbd(BgNbdChurnParams::default()),
+        }
+    }
+
+    /// The kind it trains.
+    pub fn kind(&self) -> ModelKind {
+        match self {
+            ModelSpec::Logistic(_) => ModelKind::Logistic,
+            ModelSpec::RandomForest(_) => ModelKind::RandomForest,
+            ModelSpec::GradientBoosting(_) => ModelKind::GradientBoosting,
+            ModelSpec::BgNbd(_) => ModelKind::BgNbd,
+        }
+    }
+
+    /// Fit on a labelled data set (no calibration: see [`TrainedModel::train`]).
+    pub fn fit(&self, d: &Dataset) -> Result<AnyModel> {
+        let (x, y, s) = (d.features.x.view(), &d.labels, &d.features.schema);
+        Ok(match self {
+            ModelSpec::Logistic(p) => AnyModel::Logistic(LogisticModel::fit(x, y, s, p)?),
+            ModelSpec::RandomForest(p) => AnyModel::RandomForest(ForestModel::fit(x, y, s, p)?),
+            ModelSpec::GradientBoosting(p) => {
+                AnyModel::GradientBoosting(BoostingModel::fit(x, y, s, p)?)
+            }
+            ModelSpec::BgNbd(p) => {
+                let p = p.horizon_days(d.window.horizon_days as f64);
+                AnyModel::BgNbd(BgNbdModel::fit(x, y, s, &p)?)
+            }
+        })
+    }
+}
+
+impl ModelKind {
+    /// Every kind, in a fixed order.
+    pub const ALL: [ModelKind; 4] = [
+        ModelKind::Logistic,
+        ModelKind::RandomForest,
+        ModelKind::GradientBoosting,
+        ModelKind::BgNbd,
+    ];
 }
 
 impl ChurnModel for AnyModel {
@@ -369,6 +465,40 @@ impl TrainedModel {
             LogisticModel::fit(d.features.x.view(), &d.labels, &d.features.schema, params)
                 .map(AnyModel::Logistic)
         })
+    }
+
+    /// Train any model kind (see [`TrainedModel::train_with`]); tree ensembles and
+    /// BG/NBD are calibrated on the held-out rows like the logistic model.
+    ///
+    /// ```
+    /// use churn_core::churn::*;
+    /// use churn_core::Timestamp;
+    /// let t0 = Timestamp::from_ymd(2026, 1, 1).unwrap();
+    /// let mut rows = Vec::new();
+    /// for c in 0..200 {
+    ///     let last = if c % 3 == 0 { 20 } else { 90 }; // a third stop buying early
+    ///     for d in (0..last).step_by(3 + c % 4) {
+    ///         rows.push(Transaction::purchase(format!("c{c}"), t0.add_millis(d as i64 * 86_400_000), 9.0));
+    ///     }
+    /// }
+    /// let cfg = FeatureConfig::default();
+    /// let table = EventTable::from_transactions(&rows, &cfg)?;
+    /// let ds = labelled_at(&table, t0.add_millis(40 * 86_400_000), &cfg, &LabelConfig::default())?;
+    /// for kind in ModelKind::ALL {
+    ///     let m = TrainedModel::train("demo", &ds, &cfg, &TrainConfig::default(), &ModelSpec::default_for(kind))?;
+    ///     assert_eq!(m.model.kind(), kind);
+    ///     assert_eq!(m.predict(&ds.features)?.len(), ds.len());
+    /// }
+    /// # Ok::<(), churn_core::Error>(())
+    /// ```
+    pub fn train(
+        name: &str,
+        data: &Dataset,
+        feature_config: &FeatureConfig,
+        cfg: &TrainConfig,
+        spec: &ModelSpec,
+    ) -> Result<TrainedModel> {
+        Self::train_with(name, data, feature_config, cfg, |d| spec.fit(d))
     }
 
     /// Calibrated churn probabilities for a raw matrix laid out as the model's schema.

@@ -429,6 +429,45 @@ impl EventTable {
 /// ```
 #[cfg(feature = "import")]
 pub fn read_transactions_csv<R: std::io::Read>(reader: R) -> Result<Vec<Transaction>> {
+    let mut out = Vec::new();
+    read_csv_rows(reader, &mut |row| {
+        out.push(row?);
+        Ok(())
+    })?;
+    Ok(out)
+}
+
+/// [`read_transactions_csv`] that keeps going past bad rows: the good rows, and the
+/// error of each bad one (naming its line). A bad header is still an error.
+///
+/// ```
+/// use churn_core::churn::read_transactions_csv_lenient;
+/// let csv = "customer_id,event_date\nc1,2026-01-02\nc2,2026-02-30\n";
+/// let (rows, bad) = read_transactions_csv_lenient(csv.as_bytes())?;
+/// assert_eq!((rows.len(), bad.len()), (1, 1));
+/// assert!(bad[0].to_string().contains("line 3"));
+/// # Ok::<(), churn_core::Error>(())
+/// ```
+#[cfg(feature = "import")]
+pub fn read_transactions_csv_lenient<R: std::io::Read>(
+    reader: R,
+) -> Result<(Vec<Transaction>, Vec<Error>)> {
+    let (mut good, mut bad) = (Vec::new(), Vec::new());
+    read_csv_rows(reader, &mut |row| {
+        match row {
+            Ok(r) => good.push(r),
+            Err(e) => bad.push(e),
+        }
+        Ok(())
+    })?;
+    Ok((good, bad))
+}
+
+#[cfg(feature = "import")]
+fn read_csv_rows<R: std::io::Read>(
+    reader: R,
+    sink: &mut dyn FnMut(Result<Transaction>) -> Result<()>,
+) -> Result<()> {
     let mut rdr = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
         .from_reader(reader);
@@ -442,37 +481,41 @@ pub fn read_transactions_csv<R: std::io::Read>(reader: R) -> Result<Vec<Transact
     };
     let (ci, di) = (need("customer_id")?, need("event_date")?);
     let (ai, ei) = (col("amount"), col("event_type"));
-    let mut out = Vec::new();
     for (i, rec) in rdr.records().enumerate() {
         let line = i + 2;
-        let at = |what: &str| format!("csv line {line} {what}");
-        let rec = rec.map_err(|e| Error::invalid(at(""), e.to_string()))?;
-        let customer_id = rec.get(ci).unwrap_or("").to_string();
-        if customer_id.is_empty() {
-            return Err(Error::invalid(at("customer_id"), "must not be empty"));
-        }
-        let date = Timestamp::parse_field(rec.get(di).unwrap_or(""), &at("event_date"))?;
-        let amount = match ai.and_then(|a| rec.get(a)).filter(|s| !s.is_empty()) {
-            None => 0.0,
-            Some(s) => s
-                .parse::<f64>()
-                .ok()
-                .filter(|v| v.is_finite())
-                .ok_or_else(|| Error::invalid(at("amount"), format!("{s:?} is not a number")))?,
+        let parse = || -> Result<Transaction> {
+            let at = |what: &str| format!("csv line {line} {what}");
+            let rec = rec.map_err(|e| Error::invalid(at(""), e.to_string()))?;
+            let customer_id = rec.get(ci).unwrap_or("").to_string();
+            if customer_id.is_empty() {
+                return Err(Error::invalid(at("customer_id"), "must not be empty"));
+            }
+            let date = Timestamp::parse_field(rec.get(di).unwrap_or(""), &at("event_date"))?;
+            let amount = match ai.and_then(|a| rec.get(a)).filter(|s| !s.is_empty()) {
+                None => 0.0,
+                Some(s) => s
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|v| v.is_finite())
+                    .ok_or_else(|| {
+                        Error::invalid(at("amount"), format!("{s:?} is not a number"))
+                    })?,
+            };
+            let event_type = ei
+                .and_then(|e| rec.get(e))
+                .filter(|s| !s.is_empty())
+                .unwrap_or("purchase")
+                .to_string();
+            Ok(Transaction {
+                customer_id,
+                date,
+                amount,
+                event_type,
+            })
         };
-        let event_type = ei
-            .and_then(|e| rec.get(e))
-            .filter(|s| !s.is_empty())
-            .unwrap_or("purchase")
-            .to_string();
-        out.push(Transaction {
-            customer_id,
-            date,
-            amount,
-            event_type,
-        });
+        sink(parse())?;
     }
-    Ok(out)
+    Ok(())
 }
 
 #[cfg(test)]

@@ -55,6 +55,9 @@ commands! {
     churn_rate => ChurnRate(ChurnRateArgs),
     user => User(UserArgs),
     segments => Segments(SegmentsArgs),
+    train => Train(TrainArgs),
+    score => Score(ScoreArgs),
+    report => Report(ReportArgs),
 }
 
 pub mod analysis;

@@ -16,7 +16,7 @@
 //! let mut log = Vec::new();
 //! for c in 0..60u32 {
 //!     for k in 0..(c % 5) {
-//!         log.push(Transaction::new(format!("c{c}"), day(c % 20 + 9 * k), 10.0 + k as f64));
+//!         log.push(Transaction::purchase(format!("c{c}"), day(c % 20 + 9 * k), 10.0 + k as f64));
 //!     }
 //! }
 //! let summaries = summarize(&log, &SummaryConfig::new(day(200)))?;
@@ -37,7 +37,9 @@ pub use gamma_gamma::{
     customer_lifetime_value, ClvConfig, GammaGamma, GammaGammaConfig, GammaGammaParams,
 };
 pub use optim::OptimizerConfig;
-pub use summary::{summarize, CustomerSummary, SummaryConfig, TimeUnit, Transaction};
+pub use summary::{
+    summarize, summarize_with, CustomerSummary, SummaryConfig, TimeUnit, Transaction,
+};
 
 use serde::{Deserialize, Serialize};
 

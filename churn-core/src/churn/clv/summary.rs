@@ -6,6 +6,8 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+use crate::churn::features::FeatureConfig;
+pub use crate::churn::table::Transaction;
 use crate::time::DAY_MS;
 use crate::{Error, Result, Timestamp};
 
@@ -45,28 +47,6 @@ impl FromStr for TimeUnit {
                 "time_unit",
                 format!("unknown time unit {other:?} (use days or weeks)"),
             )),
-        }
-    }
-}
-
-/// One purchase.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Transaction {
-    /// Who bought.
-    pub customer_id: String,
-    /// When.
-    pub timestamp: Timestamp,
-    /// How much (any finite number; Gamma-Gamma later needs positive means).
-    pub amount: f64,
-}
-
-impl Transaction {
-    /// A transaction.
-    pub fn new(customer_id: impl Into<String>, timestamp: Timestamp, amount: f64) -> Self {
-        Self {
-            customer_id: customer_id.into(),
-            timestamp,
-            amount,
         }
     }
 }
@@ -158,6 +138,11 @@ impl SummaryConfig {
 /// Summarises a transaction log, one [`CustomerSummary`] per customer with a purchase
 /// before the calibration end, sorted by customer id.
 ///
+/// The log is the same [`Transaction`] rows the churn features read: only purchase rows
+/// (event types in [`FeatureConfig::default`]'s `purchase_events`: `purchase`,
+/// `payment_completed`) count; other events are skipped. Use [`summarize_with`] for
+/// other purchase event names.
+///
 /// Purchases on the same UTC day collapse into one (amounts summed); the first purchase
 /// day is not counted in `frequency` nor in `monetary_value`.
 ///
@@ -166,11 +151,11 @@ impl SummaryConfig {
 /// use churn_core::Timestamp;
 /// let day = |d| Timestamp::from_ymd(2024, 1, d).unwrap();
 /// let log = vec![
-///     Transaction::new("a", day(1), 10.0),
-///     Transaction::new("a", day(1), 5.0), // same day: merged
-///     Transaction::new("a", day(4), 20.0),
-///     Transaction::new("a", day(11), 40.0),
-///     Transaction::new("b", day(9), 7.0),
+///     Transaction::purchase("a", day(1), 10.0),
+///     Transaction::purchase("a", day(1), 5.0), // same day: merged
+///     Transaction::purchase("a", day(4), 20.0),
+///     Transaction::purchase("a", day(11), 40.0),
+///     Transaction::purchase("b", day(9), 7.0),
 /// ];
 /// let s = summarize(&log, &SummaryConfig::new(day(21)))?;
 /// assert_eq!((s[0].frequency, s[0].recency, s[0].age, s[0].monetary_value), (2, 10.0, 19.0, 30.0));
@@ -180,6 +165,19 @@ impl SummaryConfig {
 pub fn summarize(
     transactions: &[Transaction],
     config: &SummaryConfig,
+) -> Result<Vec<CustomerSummary>> {
+    summarize_with(
+        transactions,
+        config,
+        &FeatureConfig::default().purchase_events,
+    )
+}
+
+/// [`summarize`] counting the rows whose `event_type` is one of `purchase_events`.
+pub fn summarize_with(
+    transactions: &[Transaction],
+    config: &SummaryConfig,
+    purchase_events: &[String],
 ) -> Result<Vec<CustomerSummary>> {
     let end = config.calibration_end.millis();
     let end_day = (end - 1).div_euclid(DAY_MS);
@@ -191,13 +189,13 @@ pub fn summarize(
                 format!("must be a finite number, got {}", t.amount),
             ));
         }
-        if t.timestamp.millis() >= end {
+        if t.date.millis() >= end || !purchase_events.contains(&t.event_type) {
             continue;
         }
         by_customer
             .entry(t.customer_id.as_str())
             .or_default()
-            .push((t.timestamp.millis().div_euclid(DAY_MS), t.amount));
+            .push((t.date.millis().div_euclid(DAY_MS), t.amount));
     }
     let unit = config.unit.days();
     let mut out: Vec<CustomerSummary> = by_customer
@@ -246,12 +244,16 @@ mod tests {
     #[test]
     fn hand_worked_example_in_weeks() {
         let log = vec![
-            Transaction::new("c", at(2024, 1, 1, 9), 1.0),
-            Transaction::new("c", at(2024, 1, 8, 23), 3.0),
-            Transaction::new("c", at(2024, 1, 8, 1), 2.0),
-            Transaction::new("c", at(2024, 1, 15, 0), 100.0), // at the end: excluded
+            Transaction::purchase("c", at(2024, 1, 1, 9), 1.0),
+            Transaction::purchase("c", at(2024, 1, 8, 23), 3.0),
+            Transaction::purchase("c", at(2024, 1, 8, 1), 2.0),
+            Transaction::purchase("c", at(2024, 1, 15, 0), 100.0), // at the end: excluded
         ];
         let end = at(2024, 1, 15, 0);
+        // Non-purchase events of the same log are not purchases.
+        let mut log = log;
+        log.push(Transaction::event("c", at(2024, 1, 10, 0), "login"));
+        log.push(Transaction::event("d", at(2024, 1, 10, 0), "login"));
         let s = summarize(&log, &SummaryConfig::new(end).unit(TimeUnit::Weeks)).unwrap();
         assert_eq!(s.len(), 1);
         assert_eq!(s[0].frequency, 1);
@@ -268,7 +270,7 @@ mod tests {
     fn empty_and_bad_input() {
         let end = at(2024, 1, 1, 0);
         assert!(summarize(&[], &SummaryConfig::new(end)).unwrap().is_empty());
-        let bad = vec![Transaction::new("c", at(2023, 1, 1, 0), f64::NAN)];
+        let bad = vec![Transaction::purchase("c", at(2023, 1, 1, 0), f64::NAN)];
         let e = summarize(&bad, &SummaryConfig::new(end)).unwrap_err();
         assert_eq!(e.code(), "ERR_INVALID_ARGUMENT");
         assert_eq!("weeks".parse::<TimeUnit>().unwrap(), TimeUnit::Weeks);

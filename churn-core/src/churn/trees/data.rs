@@ -1,38 +1,15 @@
 //! Input checks and sample weights shared by the ensembles.
 
-use std::str::FromStr;
-
 use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 
 use crate::{Error, Result};
 
-/// How to handle class imbalance.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ClassWeight {
-    /// Use the sample weights as given.
-    #[default]
-    None,
-    /// Reweight so both classes carry the same total weight (scikit-learn's
-    /// `class_weight="balanced"`). Scores are then no longer calibrated probabilities of
-    /// the original prevalence: calibrate afterwards.
-    Balanced,
-}
-
-impl FromStr for ClassWeight {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "none" => Ok(ClassWeight::None),
-            "balanced" => Ok(ClassWeight::Balanced),
-            other => Err(Error::invalid(
-                "class_weight",
-                format!("unknown class weight {other:?} (use none or balanced)"),
-            )),
-        }
-    }
-}
+/// Class-imbalance handling: the same [`crate::churn::ClassWeight`] the logistic model
+/// takes. `Balanced` reweights so both classes carry the same total weight
+/// (scikit-learn's `class_weight="balanced"`); scores are then no longer probabilities
+/// of the original prevalence: calibrate afterwards (`TrainedModel` does).
+pub use crate::churn::ClassWeight;
 
 /// Checks that every value is finite.
 pub(crate) fn check_features(x: &Array2<f64>, n_features: Option<usize>) -> Result<()> {
