@@ -5,6 +5,11 @@
 // port and database, the queue drains; then the store must hold every message the page
 // queued exactly once, with the `email` form field removed by the PII policy.
 //
+// Then consent and privacy modes, each in a fresh browser profile: `consent: 'required'`
+// builds, sends and stores nothing until the banner's Accept; `consent: 'anonymous'`
+// sends events without the user id and drops identify; Global Privacy Control with
+// `respectDoNotTrack` sends nothing at all.
+//
 // Usage: node churn-wasm/tests/e2e.mjs <path to debug churn binary>
 import { spawn, execFileSync } from 'node:child_process';
 import { createServer } from 'node:http';
@@ -135,8 +140,78 @@ try {
   assert.ok(!('email' in form.properties), 'email removed before leaving the page');
   assert.ok(!JSON.stringify(lines).includes('ann@example.com'), 'no email anywhere');
   assert.ok(lines.some((l) => l.user_id === 'user-42'), 'identified events carry the user id');
+  // 5. Consent and Do Not Track (fresh profiles, same server and database).
+  churnProc = await startChurn(port);
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu'] });
+  const fresh = async (query, init) => {
+    const ctx = await browser.newContext();
+    if (init) await ctx.addInitScript(init);
+    const p = await ctx.newPage();
+    const requests = [];
+    p.on('request', (r) => { if (r.url().startsWith(`http://127.0.0.1:${port}/`)) requests.push(r.url()); });
+    await p.goto(pageUrl + query);
+    await p.waitForFunction(() => window.churnReady === true);
+    return { ctx, p, requests };
+  };
+  const drain = async (p) => {
+    for (let i = 0; i < 100 && (await p.evaluate(() => window.churn.stats().queued)) > 0; i++) {
+      await p.evaluate(() => window.churn.flush({ force: true }));
+      await sleep(100);
+    }
+    assert.equal(await p.evaluate(() => window.churn.stats().queued), 0, 'queue drained');
+  };
+  const tracked = (p) => p.evaluate(() => window.churnSent.filter((m) => m.type === 'track'));
+
+  // 5a. consent=required: nothing before Accept, everything after.
+  let f = await fresh('&consent=required');
+  await f.p.click('#start');
+  await f.p.evaluate(() => window.churn.flush({ force: true }));
+  assert.equal((await tracked(f.p)).length, 0, 'nothing built before consent');
+  assert.equal(f.requests.length, 0, 'no request before consent');
+  assert.deepEqual(await f.p.evaluate(() => Object.keys(localStorage)), [], 'nothing stored before consent');
+  assert.ok(await f.p.isVisible('#churn-consent-banner'), 'the banner asks');
+  await f.p.click('[data-churn-consent="accept"]');
+  assert.ok(!(await f.p.isVisible('#churn-consent-banner')), 'the banner is gone after Accept');
+  await f.p.click('#start');
+  await drain(f.p);
+  const afterConsent = await tracked(f.p);
+  assert.ok(afterConsent.some((m) => m.event === 'start_signup'), 'tracked after consent');
+  assert.ok(f.requests.length > 0, 'sent after consent');
+  await f.ctx.close();
+
+  // 5b. consent=anonymous: events flow without the user id; identify is dropped.
+  f = await fresh('&consent=anonymous');
+  await f.p.click('#submit');                      // form event + identify('user-42')
+  await drain(f.p);
+  const anonymous = await tracked(f.p);
+  assert.ok(anonymous.some((m) => m.event === 'signup_submitted'), 'anonymous events flow');
+  assert.ok(anonymous.every((m) => !m.userId && !m.user_id), 'no user id before consent');
+  assert.deepEqual(await f.p.evaluate(() => window.churnSent.filter((m) => m.type === 'identify')), [], 'identify dropped');
+  await f.ctx.close();
+
+  // 5c. Global Privacy Control + respectDoNotTrack: nothing at all.
+  f = await fresh('&dnt=1', () => Object.defineProperty(Navigator.prototype, 'globalPrivacyControl', { get: () => true }));
+  await f.p.click('#start');
+  await f.p.evaluate(() => window.churn.flush({ force: true }));
+  assert.equal((await tracked(f.p)).length, 0, 'GPC: nothing built');
+  assert.equal(f.requests.length, 0, 'GPC: no request');
+  await f.ctx.close();
+  await browser.close(); browser = null;
+  await stopChurn(churnProc); churnProc = null;
+
+  const after = execFileSync(CHURN, ['--db', db, 'export', '--format', 'ndjson'], { encoding: 'utf8' })
+    .split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  const byId = new Map(after.map((l) => [l.message_id, l]));
+  for (const m of afterConsent) assert.ok(byId.has(m.message_id), `consented event ${m.event} stored`);
+  for (const m of anonymous) {
+    const l = byId.get(m.message_id);
+    assert.ok(l, `anonymous event ${m.event} stored`);
+    assert.ok(!l.user_id && l.anonymous_id, 'stored without a user id');
+  }
+  assert.equal(after.length, lines.length + afterConsent.length + anonymous.length, 'nothing else stored');
+
   console.log(`e2e ok: ${lines.length} events stored once (${sent.length} messages queued by the page, `
-    + `${offline.queued} waited offline, one reload while offline)`);
+    + `${offline.queued} waited offline, one reload while offline); consent required/anonymous and GPC ok`);
 } finally {
   await browser?.close();
   if (churnProc) await stopChurn(churnProc);
