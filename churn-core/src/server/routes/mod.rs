@@ -70,6 +70,50 @@ pub(crate) fn table() -> Table {
     admin::add_routes(t)
 }
 
+/// A JSON ingestion request read up to its body: the prelude the native and Segment
+/// routes share (content type checked, body read within `max_bytes`, receive time taken
+/// before anything else).
+pub(crate) struct JsonRequest {
+    pub(crate) parts: axum::http::request::Parts,
+    pub(crate) bytes: Bytes,
+    pub(crate) received_at: crate::time::Timestamp,
+}
+
+impl JsonRequest {
+    /// Check the content type and read the body.
+    pub(crate) async fn read(
+        state: &AppState,
+        req: axum::extract::Request,
+        max_bytes: usize,
+    ) -> Result<Self, ApiError> {
+        let received_at = crate::time::Timestamp::now();
+        let (parts, body) = req.into_parts();
+        let ct = header_str(&parts.headers, header::CONTENT_TYPE);
+        if !super::decode::native::json_content_type_ok(ct) {
+            return Err(ApiError::media_type(ct.unwrap_or("")));
+        }
+        let bytes = read_body(state, &parts.headers, body, max_bytes).await?;
+        Ok(JsonRequest {
+            parts,
+            bytes,
+            received_at,
+        })
+    }
+
+    /// The request as the decoders see it.
+    pub(crate) fn request_parts(&self) -> super::decode::RequestParts<'_> {
+        let h = &self.parts.headers;
+        super::decode::RequestParts {
+            query: self.parts.uri.query(),
+            content_type: header_str(h, header::CONTENT_TYPE),
+            content_encoding: header_str(h, header::CONTENT_ENCODING),
+            authorization: header_str(h, header::AUTHORIZATION),
+            body: &self.bytes,
+            received_at: self.received_at,
+        }
+    }
+}
+
 /// Read a body of at most `max` bytes within the configured timeout.
 ///
 /// A body over the limit is refused with 413 (400 on Segment routes); up to

@@ -2,16 +2,14 @@
 //! [`crate::server::decode::native`].
 
 use axum::extract::{Request, State};
-use axum::http::{header, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
-use super::{accept, header_str, ingest_project, read_body, POST};
+use super::{accept, ingest_project, JsonRequest, POST};
 use crate::server::app::{AppState, Table};
-use crate::server::decode::native::{self, json_content_type_ok, Endpoint};
-use crate::server::decode::RequestParts;
+use crate::server::decode::native::{self, Endpoint};
 use crate::server::error::ApiError;
-use crate::time::Timestamp;
 
 pub(crate) fn add_routes(t: Table) -> Table {
     t.add("/api/track", POST, |s: State<AppState>, r: Request| {
@@ -30,22 +28,10 @@ async fn handle(State(state): State<AppState>, ep: Endpoint, req: Request) -> Re
 }
 
 async fn run(state: &AppState, ep: Endpoint, req: Request) -> Result<Response, ApiError> {
-    let received_at = Timestamp::now();
-    let (parts, body) = req.into_parts();
-    let ct = header_str(&parts.headers, header::CONTENT_TYPE);
-    if !json_content_type_ok(ct) {
-        return Err(ApiError::media_type(ct.unwrap_or("")));
-    }
     let limits = &state.config.segment_limits;
-    let bytes = read_body(state, &parts.headers, body, limits.max_request_bytes).await?;
-    let rp = RequestParts {
-        query: parts.uri.query(),
-        content_type: ct,
-        content_encoding: header_str(&parts.headers, header::CONTENT_ENCODING),
-        authorization: header_str(&parts.headers, header::AUTHORIZATION),
-        body: &bytes,
-        received_at,
-    };
+    let request = JsonRequest::read(state, req, limits.max_request_bytes).await?;
+    let parts = &request.parts;
+    let rp = request.request_parts();
     let decoded = native::decode(ep, &rp, limits).map_err(ApiError::body)?;
     let key = super::header_key(&parts.headers).or_else(|| decoded.key.clone());
     let project = ingest_project(

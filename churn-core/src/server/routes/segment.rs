@@ -1,17 +1,16 @@
 //! Segment HTTP tracking API routes (`/v1/*`). See [`crate::server::decode::segment`].
 
 use axum::extract::{Request, State};
-use axum::http::{header, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
 
-use super::{accept, header_str, ingest_project, read_body, POST};
+use super::{accept, ingest_project, JsonRequest, POST};
 use crate::server::app::{AppState, Table};
+use crate::server::decode::segment;
 pub(crate) use crate::server::decode::segment::Call;
-use crate::server::decode::{native::json_content_type_ok, segment, RequestParts};
 use crate::server::error::ApiError;
-use crate::time::Timestamp;
 
 pub(crate) fn add_routes(mut t: Table, routes: &[(&'static str, Call)]) -> Table {
     for &(path, call) in routes {
@@ -37,22 +36,10 @@ async fn handle(State(state): State<AppState>, call: Call, req: Request) -> Resp
 }
 
 async fn run(state: &AppState, call: Call, req: Request) -> Result<Response, ApiError> {
-    let received_at = Timestamp::now();
-    let (parts, body) = req.into_parts();
-    let ct = header_str(&parts.headers, header::CONTENT_TYPE);
-    if !json_content_type_ok(ct) {
-        return Err(ApiError::media_type(ct.unwrap_or("")));
-    }
     let limits = &state.config.segment_limits;
-    let bytes = read_body(state, &parts.headers, body, limits.max_request_bytes).await?;
-    let rp = RequestParts {
-        query: parts.uri.query(),
-        content_type: ct,
-        content_encoding: header_str(&parts.headers, header::CONTENT_ENCODING),
-        authorization: header_str(&parts.headers, header::AUTHORIZATION),
-        body: &bytes,
-        received_at,
-    };
+    let request = JsonRequest::read(state, req, limits.max_request_bytes).await?;
+    let parts = &request.parts;
+    let rp = request.request_parts();
     let decoded = segment::decode(call, &rp, limits).map_err(ApiError::body)?;
     let key = decoded
         .key
