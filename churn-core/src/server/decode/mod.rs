@@ -137,6 +137,27 @@ impl<'a> RequestParts<'a> {
             .is_some_and(|v| v.split(',').any(|p| p.trim().eq_ignore_ascii_case("gzip")))
     }
 
+    /// The body after the checks every JSON decoder makes: an allowed encoding, at most
+    /// `limits.max_request_bytes` as received, gunzipped within
+    /// `limits.max_decompressed_bytes`.
+    pub fn unpacked_body(
+        &self,
+        limits: &Limits,
+    ) -> Result<std::borrow::Cow<'a, [u8]>, ValidationError> {
+        self.check_encoding()?;
+        body::check_size(self.body, limits.max_request_bytes)?;
+        Ok(
+            match body::maybe_gunzip(
+                self.body,
+                self.declares_gzip(),
+                limits.max_decompressed_bytes,
+            )? {
+                Some(v) => std::borrow::Cow::Owned(v),
+                None => std::borrow::Cow::Borrowed(self.body),
+            },
+        )
+    }
+
     /// Refuse content encodings other than gzip and identity.
     pub fn check_encoding(&self) -> Result<(), ValidationError> {
         for p in self.content_encoding.unwrap_or("").split(',') {

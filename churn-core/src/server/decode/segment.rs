@@ -24,7 +24,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
-use super::body::{check_size, maybe_gunzip, utf8};
+use super::body::utf8;
 use super::{
     input_of, json_kind, skew_corrected, timestamp_of, too_many, Decoded, Limits, RequestParts,
 };
@@ -113,15 +113,8 @@ pub fn decode(
     parts: &RequestParts<'_>,
     limits: &Limits,
 ) -> Result<Decoded, ValidationError> {
-    parts.check_encoding()?;
-    check_size(parts.body, limits.max_request_bytes)?;
-    let unzipped = maybe_gunzip(
-        parts.body,
-        parts.declares_gzip(),
-        limits.max_decompressed_bytes,
-    )?;
-    let body = unzipped.as_deref().unwrap_or(parts.body);
-    let text = utf8(body)?;
+    let body = parts.unpacked_body(limits)?;
+    let text = utf8(&body)?;
     let header_key = parts.authorization.and_then(basic_username);
     let now = parts.received_at;
 
