@@ -510,3 +510,70 @@ impl ReplaceName for Vec<u8> {
         serde_json::to_vec(&v).unwrap()
     }
 }
+
+/// Send any method; (status, headers).
+fn head_of(
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> (u16, ureq::http::HeaderMap) {
+    let mut b = ureq::http::Request::builder().method(method).uri(url);
+    for (k, v) in headers {
+        b = b.header(*k, *v);
+    }
+    let mut resp = agent().run(b.body(body.to_vec()).unwrap()).unwrap();
+    let _ = resp.body_mut().read_to_vec();
+    (resp.status().as_u16(), resp.headers().clone())
+}
+
+#[test]
+fn every_response_has_the_security_headers_and_the_page_a_strict_csp() {
+    let s = start(config0());
+    let sk = format!("Bearer {}", s.keys.secret_key);
+    let mut urls: Vec<(String, String, Vec<(&str, &str)>)> = table()
+        .iter()
+        .filter(|(_, p, _)| *p != "/api/live")
+        .map(|(m, p, _)| (m.to_string(), concrete(p), vec![]))
+        .collect();
+    urls.push((
+        "GET".into(),
+        "/api/export".into(),
+        vec![("authorization", sk.as_str())],
+    ));
+    urls.push(("GET".into(), "/no/such/route".into(), vec![]));
+    urls.push(("DELETE".into(), "/health".into(), vec![]));
+    urls.push((
+        "OPTIONS".into(),
+        "/api/track".into(),
+        vec![("origin", "https://x.example")],
+    ));
+    for (m, p, h) in urls {
+        let (st, headers) = head_of(&m, &s.url(&p), &h, b"");
+        assert_eq!(
+            headers.get("x-content-type-options").map(|v| v.as_bytes()),
+            Some(&b"nosniff"[..]),
+            "{m} {p} ({st})"
+        );
+        assert_eq!(
+            headers.get("x-frame-options").map(|v| v.as_bytes()),
+            Some(&b"DENY"[..]),
+            "{m} {p} ({st})"
+        );
+    }
+    let (st, headers) = head_of("GET", &s.url("/"), &[], b"");
+    assert_eq!(st, 200);
+    let csp = headers["content-security-policy"].to_str().unwrap();
+    assert!(
+        !csp.contains("unsafe-inline") && !csp.contains("unsafe-eval"),
+        "{csp}"
+    );
+    for directive in [
+        "default-src 'none'",
+        "script-src 'sha256-",
+        "style-src 'sha256-",
+        "frame-ancestors 'none'",
+    ] {
+        assert!(csp.contains(directive), "{directive} missing: {csp}");
+    }
+}

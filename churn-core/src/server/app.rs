@@ -151,13 +151,15 @@ pub fn route_table() -> Vec<RouteInfo> {
     routes::table().routes
 }
 
-/// The application for `state`: every route, JSON 404/405, per-IP rate limit and CORS.
+/// The application for `state`: every route, JSON 404/405, per-IP rate limit, CORS and
+/// the security headers ([`super::headers`]).
 pub fn build_app(state: AppState) -> Router {
     routes::table()
         .router
         .fallback(|| async { ApiError::not_found("no such route (see /openapi.json)") })
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
         .layer(middleware::from_fn_with_state(state.clone(), guard))
+        .layer(middleware::from_fn(super::headers::security_headers))
         .with_state(state)
 }
 

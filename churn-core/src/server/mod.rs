@@ -36,6 +36,7 @@ pub mod datasets;
 pub mod decode;
 pub mod engines;
 pub mod error;
+pub mod headers;
 pub mod ingest;
 pub mod live;
 pub mod metrics;

@@ -12,6 +12,7 @@ pub mod svg;
 
 use std::collections::HashMap;
 use std::fmt::Write;
+use std::sync::OnceLock;
 
 use serde::{Deserialize, Serialize};
 
@@ -25,6 +26,63 @@ use svg::{bar_chart, escape, funnel_chart, heatmap, line_chart, num};
 
 /// The page at `/`.
 pub const PAGE: &str = include_str!("page.html");
+
+/// The `Content-Security-Policy` of [`PAGE`]: its inline script and style are allowed
+/// by their SHA-256 hashes only (no `'unsafe-inline'`), so markup that got into the page
+/// some other way cannot run script or add styles; data only from the same origin; no
+/// framing, no form posts, no `<base>`.
+///
+/// ```
+/// use churn_core::server::dashboard::content_security_policy;
+/// let csp = content_security_policy();
+/// assert!(csp.contains("script-src 'sha256-") && !csp.contains("unsafe-inline"));
+/// ```
+pub fn content_security_policy() -> &'static str {
+    static CSP: OnceLock<String> = OnceLock::new();
+    CSP.get_or_init(|| {
+        format!(
+            "default-src 'none'; script-src {}; style-src {}; connect-src 'self'; \
+             img-src 'self' data:; form-action 'none'; frame-ancestors 'none'; base-uri 'none'",
+            inline_hashes(PAGE, "script"),
+            inline_hashes(PAGE, "style")
+        )
+    })
+}
+
+/// The CSP sources (`'sha256-<base64>'`, space-separated) of the content of every
+/// attribute-less inline `<tag>` element of `html`; `'none'` when there is none.
+///
+/// ```
+/// use churn_core::server::dashboard::inline_hashes;
+/// // SHA-256 of "abc", base64.
+/// assert_eq!(
+///     inline_hashes("<p><script>abc</script></p>", "script"),
+///     "'sha256-ungWv48Bz+pBQUDeXa4iI7ADYaOWF3qctBD/YfIAFa0='"
+/// );
+/// assert_eq!(inline_hashes("<p></p>", "style"), "'none'");
+/// ```
+pub fn inline_hashes(html: &str, tag: &str) -> String {
+    use base64::Engine;
+    use sha2::{Digest, Sha256};
+    let (open, close) = (format!("<{tag}>"), format!("</{tag}>"));
+    let mut out = Vec::new();
+    let mut rest = html;
+    while let Some(i) = rest.find(&open) {
+        let body = &rest[i + open.len()..];
+        let Some(j) = body.find(&close) else { break };
+        let digest = Sha256::digest(body[..j].as_bytes());
+        out.push(format!(
+            "'sha256-{}'",
+            base64::engine::general_purpose::STANDARD.encode(digest)
+        ));
+        rest = &body[j + close.len()..];
+    }
+    if out.is_empty() {
+        "'none'".into()
+    } else {
+        out.join(" ")
+    }
+}
 
 /// The funnel shown on the dashboard.
 pub const FUNNEL_STEPS: &[&str] = &["signup", "onboarding_completed", "add_to_cart", "purchase"];
@@ -227,5 +285,45 @@ mod tests {
         assert!(t.contains("&lt;script&gt;") && !t.contains("<script>"));
         assert!(t.contains("90.0%") && t.contains("critical"));
         assert!(at_risk_table(None).contains("No churn scores"));
+    }
+
+    #[test]
+    fn csp_hashes_every_inline_script_and_style_of_the_page() {
+        let csp = content_security_policy();
+        assert!(!csp.contains("unsafe"), "{csp}");
+        // One inline script and one style element, each allowed by its hash only.
+        assert_eq!(PAGE.matches("<script").count(), 1);
+        assert_eq!(PAGE.matches("<style").count(), 1);
+        let script = csp.split("script-src ").nth(1).unwrap();
+        assert_eq!(
+            script
+                .split(';')
+                .next()
+                .unwrap()
+                .matches("'sha256-")
+                .count(),
+            1
+        );
+        let style = csp.split("style-src ").nth(1).unwrap();
+        assert_eq!(
+            style.split(';').next().unwrap().matches("'sha256-").count(),
+            1
+        );
+        // No inline event handlers or style attributes, which hashes do not cover.
+        assert!(!regex_like_handler(PAGE));
+        assert!(!PAGE.contains(" style="));
+        assert!(csp.contains("frame-ancestors 'none'") && csp.contains("default-src 'none'"));
+    }
+
+    /// Whether `html` has an attribute like ` onclick=`.
+    fn regex_like_handler(html: &str) -> bool {
+        html.match_indices(" on").any(|(i, _)| {
+            let rest = &html[i + 3..];
+            let name: String = rest
+                .chars()
+                .take_while(|c| c.is_ascii_alphabetic())
+                .collect();
+            !name.is_empty() && rest[name.len()..].starts_with('=')
+        })
     }
 }

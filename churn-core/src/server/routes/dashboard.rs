@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use super::analytics::reply;
 use super::{blocking, secret_project};
 use crate::server::app::{AppState, Table};
-use crate::server::dashboard::{build, PAGE};
+use crate::server::dashboard::{build, content_security_policy, PAGE};
 use crate::server::query::Query;
 use crate::time::Timestamp;
 
@@ -23,10 +23,7 @@ async fn page() -> Response {
     (
         [
             (header::CONTENT_TYPE, "text/html; charset=utf-8"),
-            (
-                header::CONTENT_SECURITY_POLICY,
-                "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src 'self' data:; form-action 'none'; frame-ancestors 'none'",
-            ),
+            (header::CONTENT_SECURITY_POLICY, content_security_policy()),
             (header::CACHE_CONTROL, "no-store"),
         ],
         PAGE,
