@@ -511,6 +511,9 @@ impl ReplaceName for Vec<u8> {
     }
 }
 
+/// Request headers.
+type Headers<'a> = Vec<(&'a str, &'a str)>;
+
 /// Send any method; (status, headers).
 fn head_of(
     method: &str,
@@ -531,7 +534,7 @@ fn head_of(
 fn every_response_has_the_security_headers_and_the_page_a_strict_csp() {
     let s = start(config0());
     let sk = format!("Bearer {}", s.keys.secret_key);
-    let mut urls: Vec<(String, String, Vec<(&str, &str)>)> = table()
+    let mut urls: Vec<(String, String, Headers)> = table()
         .iter()
         .filter(|(_, p, _)| *p != "/api/live")
         .map(|(m, p, _)| (m.to_string(), concrete(p), vec![]))
