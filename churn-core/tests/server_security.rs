@@ -580,3 +580,34 @@ fn every_response_has_the_security_headers_and_the_page_a_strict_csp() {
         assert!(csp.contains(directive), "{directive} missing: {csp}");
     }
 }
+
+#[test]
+fn admin_bodies_must_be_json_objects() {
+    // serde reads a struct from a JSON array too; `[null, null]` once passed as a
+    // settings patch (found by schemathesis).
+    let s = start(config0());
+    let sk = format!("Bearer {}", s.keys.secret_key);
+    for (method, path) in [
+        ("PATCH", "/api/project"),
+        ("POST", "/api/churn/train"),
+        ("POST", "/api/churn/predict"),
+        ("POST", "/api/segments"),
+        ("PUT", "/api/segments/seg-A"),
+    ] {
+        for body in [&b"[null, null]"[..], b"[]", b"null", b"\"x\"", b"1"] {
+            let (st, v, _) = call(
+                method,
+                &s.url(path),
+                &[("authorization", &sk), ("content-type", "application/json")],
+                body,
+            );
+            assert_eq!(
+                st,
+                400,
+                "{method} {path} {:?}: {v}",
+                String::from_utf8_lossy(body)
+            );
+            assert!(error_code(&v).starts_with("ERR_"), "{method} {path}");
+        }
+    }
+}

@@ -122,6 +122,31 @@ pub fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Vali
     })
 }
 
+/// Parse a JSON object into `T` (settings and admin bodies). Unlike [`parse_json`],
+/// refuses other JSON values even where serde would read them: `[null, null]` is not a
+/// settings object.
+///
+/// ```
+/// use churn_core::server::decode::body::parse_json_object;
+/// #[derive(serde::Deserialize)]
+/// struct S { a: Option<u8> }
+/// assert!(parse_json_object::<S>(br#"{"a": 1}"#).is_ok());
+/// assert!(parse_json_object::<S>(b"[1]").is_err());
+/// ```
+pub fn parse_json_object<T: serde::de::DeserializeOwned>(
+    body: &[u8],
+) -> Result<T, ValidationError> {
+    let value: serde_json::Value = parse_json(body)?;
+    if !value.is_object() {
+        return Err(ValidationError::InvalidJson {
+            reason: "the body must be a JSON object".into(),
+        });
+    }
+    serde_json::from_value(value).map_err(|e| ValidationError::InvalidJson {
+        reason: e.to_string(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

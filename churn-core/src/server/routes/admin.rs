@@ -70,7 +70,7 @@ async fn project(State(state): State<AppState>, req: Request) -> Response {
         let p = if parts.method == Method::PATCH {
             let bytes = read_body(&state, &parts.headers, body, 64 * 1024).await?;
             let patch: ProjectPatch =
-                crate::server::decode::body::parse_json(&bytes).map_err(ApiError::body)?;
+                crate::server::decode::body::parse_json_object(&bytes).map_err(ApiError::body)?;
             let p = match patch.cors_origins {
                 Some(o) => state.projects.set_cors(&p.id, o)?,
                 None => p,
@@ -183,6 +183,14 @@ fn with_body(mut op: Value, schema: Value, status: &str) -> Value {
     op
 }
 
+/// `op` with a JSON array as its 200 body.
+fn array_ok(mut op: Value) -> Value {
+    if let Some(r) = op.pointer_mut("/responses/200/content/application~1json/schema") {
+        *r = json!({"type": "array", "items": {"type": "object"}});
+    }
+    op
+}
+
 /// The read API, churn, datasets, live and dashboard routes.
 fn read_paths(paths: &mut serde_json::Map<String, Value>) {
     let days = |d: u32| {
@@ -235,6 +243,14 @@ fn read_paths(paths: &mut serde_json::Map<String, Value>) {
         ],
         "the events",
     );
+    let mut export_op = export_op;
+    if let Some(r) = export_op.pointer_mut("/responses/200") {
+        *r = json!({"description": "the events: a JSON array (format=json), NDJSON or CSV", "content": {
+            "application/json": {"schema": {"type": "array", "items": {"type": "object"}}},
+            "application/x-ndjson": {"schema": {"type": "string"}},
+            "text/csv": {"schema": {"type": "string"}}
+        }});
+    }
     put("/api/export", json!({"get": export_op}));
     let mut user_get = read_op(
         "A user: record, event count, first / last seen, recent events, latest churn score",
@@ -274,7 +290,7 @@ fn read_paths(paths: &mut serde_json::Map<String, Value>) {
     put(
         "/api/churn/train",
         json!({"post": with_body(read_op("Train a churn model and score every active user (background job)", "churn", vec![], "TrainingStatus (running)"),
-        json!({"type": "object", "additionalProperties": false, "properties": {"as_of": {"type": "string", "format": "date-time"}, "horizon_days": {"type": "integer"}, "lookback_days": {"type": "integer"}}}), "202")}),
+        json!({"type": "object", "additionalProperties": false, "properties": {"as_of": {"type": ["string", "number", "null"], "description": "RFC 3339 date-time or epoch milliseconds"}, "horizon_days": {"type": ["integer", "null"]}, "lookback_days": {"type": ["integer", "null"]}}}), "202")}),
     );
     put(
         "/api/churn/training-status",
@@ -285,7 +301,7 @@ fn read_paths(paths: &mut serde_json::Map<String, Value>) {
         json!({"post": with_body(read_op("Churn probability, risk segment and reasons for one customer's transactions", "churn", vec![], "prediction"),
         json!({"type": "object", "required": ["transactions"], "additionalProperties": false, "properties": {
             "transactions": {"type": "array", "items": {"type": "object", "required": ["customer_id", "date", "amount", "event_type"], "properties": {"customer_id": {"type": "string"}, "date": {"type": "string", "format": "date-time"}, "amount": {"type": "number"}, "event_type": {"type": "string"}}}},
-            "as_of": {"type": "string", "format": "date-time"}}}), "200")}),
+            "as_of": {"type": ["string", "number", "null"], "description": "RFC 3339 date-time or epoch milliseconds"}}}), "200")}),
     );
     let mut upload = read_op("Upload a CSV or NDJSON dataset (raw body or multipart field `file`); imported in the background", "datasets",
         vec![param("format", json!({"enum": ["csv", "ndjson"]}), "format (default: from the content type, file name or content)")], "DatasetStatus (running)");
@@ -331,7 +347,7 @@ fn read_paths(paths: &mut serde_json::Map<String, Value>) {
     put(
         "/api/segments",
         json!({
-            "get": read_op("Saved segments", "segments", vec![], "SavedSegment[]"),
+            "get": array_ok(read_op("Saved segments", "segments", vec![], "SavedSegment[]")),
             "post": with_body(read_op("Save a segment", "segments", vec![], "SavedSegment"), seg_body.clone(), "201")
         }),
     );
@@ -417,7 +433,7 @@ pub(crate) fn openapi_document() -> Value {
     paths.insert("/api/project".into(), json!({
         "get": {"summary": "The project of the secret key", "tags": ["admin"], "security": [{"bearerKey": []}], "responses": {"200": project_ok, "401": {"$ref": "#/components/responses/Error"}}},
         "patch": {"summary": "Set allowed browser origins", "tags": ["admin"], "security": [{"bearerKey": []}],
-                  "requestBody": {"content": {"application/json": {"schema": {"type": "object", "properties": {"cors_origins": {"type": "array", "items": {"type": "string"}}, "webhook_url": {"type": ["string", "null"]}}, "additionalProperties": false}}}},
+                  "requestBody": {"content": {"application/json": {"schema": {"type": "object", "properties": {"cors_origins": {"type": ["array", "null"], "items": {"type": "string"}, "description": "null or absent: unchanged"}, "webhook_url": {"type": ["string", "null"], "description": "null: no webhook; absent: unchanged"}}, "additionalProperties": false}}}},
                   "responses": {"200": project_ok, "400": {"$ref": "#/components/responses/Error"}, "401": {"$ref": "#/components/responses/Error"}}}
     }));
     read_paths(&mut paths);

@@ -16,7 +16,7 @@ use crate::server::app::{AppState, Table};
 use crate::server::churn_jobs::{
     train_and_score, Reason, ScoredUser, TrainOptions, MODEL_NAME, REASONS_PER_USER,
 };
-use crate::server::decode::body::parse_json;
+use crate::server::decode::body::parse_json_object;
 use crate::server::error::ApiError;
 use crate::server::live::{send_webhook, CriticalAlert};
 use crate::server::query::Query;
@@ -121,7 +121,7 @@ async fn train(State(state): State<AppState>, req: Request) -> Response {
         let opts: TrainOptions = if bytes.iter().all(u8::is_ascii_whitespace) {
             TrainOptions::default()
         } else {
-            parse_json(&bytes).map_err(ApiError::body)?
+            parse_json_object(&bytes).map_err(ApiError::body)?
         };
         let st = state.clone();
         let pid = p.id.clone();
@@ -183,7 +183,7 @@ async fn predict(State(state): State<AppState>, req: Request) -> Response {
             let p = secret_project(&state, &parts.headers)?;
             Query::parse(parts.uri.query(), &[])?;
             let bytes = read_body(&state, &parts.headers, body, CHURN_BODY_MAX).await?;
-            let body: PredictBody = parse_json(&bytes).map_err(ApiError::body)?;
+            let body: PredictBody = parse_json_object(&bytes).map_err(ApiError::body)?;
             let store = state.ingest.store().clone();
             blocking(move || {
                 let (version, model) = ModelRegistry::new(store.as_ref(), &p.id)

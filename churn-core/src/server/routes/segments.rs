@@ -15,7 +15,7 @@ use crate::engine::{
     FunnelMode, FunnelRequest, SegmentExpr, SegmentRef, Segments, MAX_FUNNEL_STEPS,
 };
 use crate::server::app::{AppState, Table};
-use crate::server::decode::body::parse_json;
+use crate::server::decode::body::parse_json_object;
 use crate::server::error::ApiError;
 use crate::server::query::{bad_param, last_days, parse_window, Query};
 use crate::time::Timestamp;
@@ -80,7 +80,7 @@ struct SegmentBody {
 async fn body_of(state: &AppState, req: Request) -> Result<(HeaderMap, SegmentBody), ApiError> {
     let (parts, body) = req.into_parts();
     let bytes = read_body(state, &parts.headers, body, 64 * 1024).await?;
-    let b: SegmentBody = parse_json(&bytes).map_err(ApiError::body)?;
+    let b: SegmentBody = parse_json_object(&bytes).map_err(ApiError::body)?;
     Ok((parts.headers, b))
 }
 
