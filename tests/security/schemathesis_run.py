@@ -40,7 +40,7 @@ def post(url, key, body):
 def main():
     churn, st_bin = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
     max_time = int(sys.argv[3]) if len(sys.argv) > 3 else 60
-    report_dir = sys.argv[4] if len(sys.argv) > 4 else None
+    report_dir = os.path.abspath(sys.argv[4]) if len(sys.argv) > 4 else None
     tmp = tempfile.mkdtemp(prefix="churn-schemathesis-")
     log_path = os.path.join(tmp, "serve.log")
     log = open(log_path, "w")
