@@ -21,7 +21,8 @@ pub struct Serve {
 }
 
 /// Start `churn --db <db> serve --port 0 <args>` and wait (at most `timeout`) until it
-/// listens. Rate limits are off unless `args` set them.
+/// listens. Rate limits are off unless `args` set them. The keys are the default
+/// project's from `<db>.keys` (empty when the store already had projects).
 pub fn serve(db: &Path, args: &[&str], timeout: Duration) -> Serve {
     let mut child = Command::new(env!("CARGO_BIN_EXE_churn"))
         .arg("--db")
@@ -59,7 +60,7 @@ pub fn serve(db: &Path, args: &[&str], timeout: Duration) -> Serve {
             }
         }
     };
-    let keys = std::fs::read_to_string(keys_path(db)).expect("no keys file");
+    let keys = std::fs::read_to_string(keys_path(db)).unwrap_or_default();
     let key = |name: &str| {
         keys.lines()
             .find_map(|l| l.strip_prefix(name))
