@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crash_common::{check_store, env_num, seed};
+use crash_common::{check_budget, check_store, env_num, seed};
 use parking_lot::Mutex;
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
@@ -129,6 +129,7 @@ fn sigkill_never_loses_a_2xx() {
     let mut requests_ok = [0u64; 3];
     let mut acked: Arc<Mutex<HashSet<String>>> = Arc::default();
     for kill in 0..kills {
+        check_budget(start, kill, kills, "server_crash");
         let gen = kill / KILLS_PER_STORE;
         if kill % KILLS_PER_STORE == 0 {
             acked_total += acked.lock().len();

@@ -12,7 +12,7 @@
 //! is rotated every 10 kills so the checks do not grow with the run. About 10-30 s.
 //!
 //! `CHURN_CRASH_SEED` replays a run (the seed is printed); `CHURN_CRASH_KILLS` (30)
-//! sets the number of kills (`./dev soak` runs more).
+//! sets the number of kills (`./dev soak` runs more), `CHURN_CRASH_MAX_SECS` the bound.
 
 mod crash_common;
 
@@ -189,6 +189,7 @@ fn parent() {
     };
     let start = Instant::now();
     for kill in 0..kills {
+        check_budget(start, kill, kills, "tracker_crash");
         let last = run.round(kill);
         if (kill + 1) % KILLS_PER_STORE == 0 || kill + 1 == kills {
             eprintln!(

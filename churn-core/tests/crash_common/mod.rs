@@ -122,3 +122,16 @@ pub fn check_store(db: &Path, acked: &HashSet<String>, context: &str) -> Checked
         acked: acked.len(),
     }
 }
+
+/// The whole run's bound (`CHURN_CRASH_MAX_SECS`, default 240 s, scaled up with the
+/// number of kills): past it the run fails with what it did so far instead of going on
+/// for many minutes on a starved machine.
+pub fn check_budget(start: std::time::Instant, kills_done: u64, kills: u64, test: &str) {
+    let max = env_num("CHURN_CRASH_MAX_SECS", 240).max(8 * kills);
+    let took = start.elapsed().as_secs();
+    assert!(
+        took <= max,
+        "{test}: {kills_done} of {kills} kills in {took} s, over the {max} s bound \
+         (CHURN_CRASH_MAX_SECS): the machine is starved or a round hangs"
+    );
+}
