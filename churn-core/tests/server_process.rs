@@ -1,6 +1,6 @@
 //! The real `churn serve` process: events sent just before SIGTERM are all stored when
-//! it exits (they are still queued when the signal arrives: the flush interval is
-//! 200 ms).
+//! it exits, and it reports a clean shutdown. (A 2xx is only sent once the events are
+//! committed; `server_crash.rs` checks that against SIGKILL.)
 #![cfg(all(feature = "cli", unix))]
 
 mod server_common;

@@ -35,6 +35,10 @@ pub struct ServeArgs {
     /// keep-alive connection open; the connection is then closed.
     #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
     pub header_timeout: f64,
+    /// Seconds a client may take to send a request's body once its headers are in;
+    /// then it gets 408 (slow-body defence).
+    #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
+    pub body_timeout: f64,
     /// Read client IPs from X-Forwarded-For (behind a trusted proxy).
     #[arg(long)]
     pub trust_forwarded_for: bool,
@@ -113,17 +117,23 @@ fn rate(per_second: f64) -> Rate {
 
 impl Run for ServeArgs {
     fn run(self, ctx: &Ctx) -> Result<()> {
-        if !(self.header_timeout.is_finite() && self.header_timeout > 0.0) {
-            return Err(crate::error::Error::invalid(
-                "--header-timeout",
-                format!("must be a positive number of seconds, got {}", self.header_timeout),
-            ));
+        for (flag, secs) in [
+            ("--header-timeout", self.header_timeout),
+            ("--body-timeout", self.body_timeout),
+        ] {
+            if !(secs.is_finite() && secs > 0.0) {
+                return Err(crate::error::Error::invalid(
+                    flag,
+                    format!("must be a positive number of seconds, got {secs}"),
+                ));
+            }
         }
         let store = ctx.open_store()?;
         let config = ServerConfig::default()
             .ip_rate(rate(self.ip_rate))
             .key_rate(rate(self.key_rate))
             .header_timeout(std::time::Duration::from_secs_f64(self.header_timeout))
+            .body_timeout(std::time::Duration::from_secs_f64(self.body_timeout))
             .trust_forwarded_for(self.trust_forwarded_for);
         let state = AppState::from_store(store, config)?;
         let created = state.projects.ensure_default()?;

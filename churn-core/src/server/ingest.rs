@@ -3,7 +3,9 @@
 //!
 //! The trackers validate, apply consent and the privacy policy, and queue; their writer
 //! threads store in batches. They run with [`Backpressure::Error`], so a full queue is
-//! reported (HTTP 503 with `Retry-After`) instead of blocking a server thread.
+//! reported (HTTP 503 with `Retry-After`) instead of blocking a server thread. The
+//! ingestion routes answer only once the accepted messages are committed
+//! ([`Ingest::ingest_then`]): a 2xx survives a crash of the server right after it.
 //! [`Ingest::close`] stores every accepted message before the server exits.
 
 use std::collections::HashMap;
@@ -15,13 +17,25 @@ use parking_lot::RwLock;
 use crate::error::{Error, Result};
 use crate::event::{BatchReport, MessageInput};
 use crate::store::Store;
-use crate::tracker::{Analytics, Backpressure, DEFAULT_BATCH_SIZE, DEFAULT_QUEUE_CAPACITY};
+use crate::tracker::{
+    Analytics, Backpressure, OnStored, DEFAULT_BATCH_SIZE, DEFAULT_QUEUE_CAPACITY,
+};
 
 /// The server's sink for messages.
 pub trait Ingest: Send + Sync {
     /// Validate and accept messages for `project`; refused ones are reported by their
     /// position in `inputs`.
     fn ingest(&self, project: &str, inputs: Vec<MessageInput>) -> Result<BatchReport>;
+
+    /// [`Ingest::ingest`], and call `done` once the accepted messages are durable (or a
+    /// store attempt failed meanwhile); never blocks on the store. `done` is called
+    /// exactly once when this returns `Ok`, never when it returns `Err`.
+    fn ingest_then(
+        &self,
+        project: &str,
+        inputs: Vec<MessageInput>,
+        done: OnStored,
+    ) -> Result<BatchReport>;
 
     /// Wait until every accepted message is stored.
     fn flush(&self) -> Result<()>;
@@ -135,6 +149,15 @@ impl Ingest for TrackerIngest {
         self.tracker(project)?.track_batch(inputs)
     }
 
+    fn ingest_then(
+        &self,
+        project: &str,
+        inputs: Vec<MessageInput>,
+        done: OnStored,
+    ) -> Result<BatchReport> {
+        self.tracker(project)?.track_batch_then(inputs, done)
+    }
+
     fn flush(&self) -> Result<()> {
         let mut first: Option<Error> = None;
         for t in self.all() {
@@ -187,8 +210,15 @@ mod tests {
             (r.accepted, r.rejected.len(), r.rejected[0].index),
             (1, 1, 1)
         );
-        ing.ingest("b", vec![m(r#"{"event":"y","userId":"u"}"#)])
-            .unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        ing.ingest_then(
+            "b",
+            vec![m(r#"{"event":"y","userId":"u"}"#)],
+            Box::new(move |r| tx.send(r).unwrap()),
+        )
+        .unwrap();
+        rx.recv().unwrap().unwrap();
+        assert_eq!(store.scan_all("b", &ScanRequest::new()).unwrap().len(), 1);
         ing.close().unwrap();
         assert_eq!(ing.queue_depth(), 0);
         assert_eq!(store.scan_all("a", &ScanRequest::new()).unwrap().len(), 1);

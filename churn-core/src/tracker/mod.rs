@@ -37,7 +37,7 @@ pub use config::{
     DEFAULT_QUEUE_CAPACITY,
 };
 pub use input::{IntoEvent, IntoIdentify};
-pub use queue::TrackerStats;
+pub use queue::{OnStored, TrackerStats};
 
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -214,6 +214,69 @@ impl Analytics {
     /// # Ok::<(), churn_core::Error>(())
     /// ```
     pub fn track_batch(&self, inputs: Vec<MessageInput>) -> Result<BatchReport> {
+        self.queue_batch(inputs).map(|(report, _)| report)
+    }
+
+    /// [`Analytics::track_batch`], then wait until the accepted messages are durable in
+    /// the store: when it returns `Ok`, they survive a crash of the process. Concurrent
+    /// callers share the writer's transactions (group commit), so waiting costs about
+    /// one commit, not one per caller. When a store attempt fails meanwhile, its error
+    /// is returned; the messages stay accepted and are retried (a caller retrying the
+    /// batch is deduplicated by message id).
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// use churn_core::event::MessageInput;
+    /// use churn_core::store::StoreExt;
+    /// let a = churn_core::Analytics::builder().path(dir.path().join("e.db")).build()?;
+    /// let batch = vec![MessageInput::parse_slice(br#"{"event":"signup","userId":"u1"}"#).unwrap()];
+    /// let report = a.track_batch_stored(batch)?; // committed: no flush needed
+    /// assert_eq!((report.accepted, a.stats().pending), (1, 0));
+    /// # Ok::<(), churn_core::Error>(())
+    /// ```
+    pub fn track_batch_stored(&self, inputs: Vec<MessageInput>) -> Result<BatchReport> {
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        let report = self.track_batch_then(inputs, move |r| {
+            let _ = tx.send(r);
+        })?;
+        rx.recv()
+            .map_err(|_| Error::storage("the writer thread stopped"))??;
+        Ok(report)
+    }
+
+    /// [`Analytics::track_batch`] without blocking on the store: `done` is called once,
+    /// from the writer thread, when the accepted messages are durable (`Ok`) or a store
+    /// attempt failed after they were accepted (`Err`, as in
+    /// [`Analytics::track_batch_stored`]). It is called at once when nothing was
+    /// accepted, and not at all when this returns `Err`. Keep `done` short (send on a
+    /// channel): the writer runs it. This is what `churn serve` uses, so that a 2xx
+    /// means the events are committed.
+    ///
+    /// ```
+    /// # let a = churn_core::Analytics::builder().in_memory().build()?;
+    /// use churn_core::event::MessageInput;
+    /// let (tx, rx) = std::sync::mpsc::channel();
+    /// let batch = vec![MessageInput::parse_slice(br#"{"event":"signup","userId":"u1"}"#).unwrap()];
+    /// a.track_batch_then(batch, move |stored| tx.send(stored).unwrap())?;
+    /// rx.recv().unwrap()?; // durable now
+    /// # Ok::<(), churn_core::Error>(())
+    /// ```
+    pub fn track_batch_then(
+        &self,
+        inputs: Vec<MessageInput>,
+        done: impl FnOnce(Result<()>) + Send + 'static,
+    ) -> Result<BatchReport> {
+        let (report, target) = self.queue_batch(inputs)?;
+        if report.accepted == 0 {
+            done(Ok(()));
+        } else {
+            self.queue.on_stored(target, Box::new(done));
+        }
+        Ok(report)
+    }
+
+    /// Validate and queue; also returns the accepted count after the batch.
+    fn queue_batch(&self, inputs: Vec<MessageInput>) -> Result<(BatchReport, u64)> {
         self.ensure_open()?;
         let now = Timestamp::now();
         let mut report = BatchReport::default();
@@ -231,9 +294,9 @@ impl Analytics {
                 Err(e) => report.rejected.push(Rejected::new(index, &e)),
             }
         }
-        self.queue.push_many(good, &mut report);
+        let target = self.queue.push_many(good, &mut report);
         report.rejected.sort_by_key(|r| r.index);
-        Ok(report)
+        Ok((report, target))
     }
 
     /// Wait until every message accepted before this call is durable in the store.

@@ -33,6 +33,20 @@ pub struct TrackerStats {
     pub last_error: Option<String>,
 }
 
+/// Called once, from the writer thread (or the caller's when nothing is pending), when
+/// the messages a caller handed over are durable (`Ok`) or a store attempt failed after
+/// they were accepted (`Err`; they stay queued and are retried). See
+/// [`Analytics::track_batch_then`](crate::Analytics::track_batch_then).
+pub type OnStored = Box<dyn FnOnce(Result<()>) + Send + 'static>;
+
+/// A caller waiting for `stored >= target`.
+pub(crate) struct Waiter {
+    target: u64,
+    /// `State::failures` when it started waiting: a later failure is reported to it.
+    failures: u64,
+    done: OnStored,
+}
+
 pub(crate) struct State {
     /// Accepted, not yet taken by the writer.
     pub buf: Vec<Message>,
@@ -54,6 +68,8 @@ pub(crate) struct State {
     pub last_error: Option<String>,
     pub inserted: u64,
     pub duplicates: u64,
+    /// Callers of `on_stored` not yet answered, in registration order.
+    pub waiters: Vec<Waiter>,
 }
 
 pub(crate) struct Queue {
@@ -86,6 +102,7 @@ impl Queue {
                 last_error: None,
                 inserted: 0,
                 duplicates: 0,
+                waiters: Vec::new(),
             }),
             not_full: Condvar::new(),
             work: Condvar::new(),
@@ -141,8 +158,9 @@ impl Queue {
 
     /// Accept several messages in order, each with its index in the caller's batch. A
     /// message that finds the queue full (in `Error` mode) or closed is reported in
-    /// `report` and the rest are tried after it.
-    pub fn push_many(&self, msgs: Vec<(usize, Message)>, report: &mut BatchReport) {
+    /// `report` and the rest are tried after it. Returns the accepted count after the
+    /// last one: once `stored` reaches it, every message of this call is durable.
+    pub fn push_many(&self, msgs: Vec<(usize, Message)>, report: &mut BatchReport) -> u64 {
         let mut st = self.state.lock();
         for (index, m) in msgs {
             match self.reserve(&mut st) {
@@ -152,6 +170,72 @@ impl Queue {
                 }
                 Err(e) => report.rejected.push(Rejected::new(index, &e)),
             }
+        }
+        st.accepted
+    }
+
+    /// Call `done` once the first `target` accepted messages are durable, or with the
+    /// error of a store attempt that fails before that. Asks the writer to write at
+    /// once: callers waiting together share its next transaction (group commit).
+    pub fn on_stored(&self, target: u64, done: OnStored) {
+        let mut st = self.state.lock();
+        if st.stored >= target {
+            drop(st);
+            return done(Ok(()));
+        }
+        if !st.writer_running {
+            drop(st);
+            return done(Err(Error::storage("the writer thread stopped")));
+        }
+        let failures = st.failures;
+        st.waiters.push(Waiter {
+            target,
+            failures,
+            done,
+        });
+        st.flush_requested = true;
+        self.work.notify_one();
+    }
+
+    /// Take the waiters that can be answered now, with their answers: call them after
+    /// releasing the lock. `stopped`: the writer is gone, everyone gets an error.
+    pub fn ready_waiters(st: &mut State, stopped: bool) -> Vec<(OnStored, Result<()>)> {
+        if st.waiters.is_empty() {
+            return Vec::new();
+        }
+        let (stored, failures) = (st.stored, st.failures);
+        let pending = st.accepted - st.stored;
+        let why = st.last_error.clone();
+        let mut out = Vec::new();
+        let mut keep = Vec::new();
+        for w in std::mem::take(&mut st.waiters) {
+            if w.target <= stored {
+                out.push((w.done, Ok(())));
+            } else if stopped || failures > w.failures {
+                let why = match (&why, stopped) {
+                    (_, true) => "the writer thread stopped",
+                    (Some(e), false) => e.as_str(),
+                    (None, false) => "unknown error",
+                };
+                out.push((
+                    w.done,
+                    Err(Error::storage(format!(
+                        "{why} ({pending} accepted messages kept in memory; the writer retries)"
+                    ))),
+                ));
+            } else {
+                keep.push(w);
+            }
+        }
+        st.waiters = keep;
+        out
+    }
+
+    /// Call the waiters taken by [`Queue::ready_waiters`]; a panicking callback does not
+    /// take the writer down with it.
+    pub fn answer(ready: Vec<(OnStored, Result<()>)>) {
+        for (done, r) in ready {
+            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || done(r)));
         }
     }
 

@@ -29,7 +29,12 @@ struct Running<'a>(&'a Queue);
 
 impl Drop for Running<'_> {
     fn drop(&mut self) {
-        self.0.state.lock().writer_running = false;
+        let ready = {
+            let mut st = self.0.state.lock();
+            st.writer_running = false;
+            Queue::ready_waiters(&mut st, true)
+        };
+        Queue::answer(ready);
         self.0.progress.notify_all();
         self.0.not_full.notify_all();
     }
@@ -133,8 +138,10 @@ impl Writer {
                     backoff = (backoff * 2).min(self.retry_max);
                 }
             }
+            let ready = Queue::ready_waiters(&mut st, false);
             drop(st);
             q.progress.notify_all();
+            Queue::answer(ready);
         }
     }
 

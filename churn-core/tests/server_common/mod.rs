@@ -2,6 +2,9 @@
 //! over a SQLite file, and a blocking HTTP client that does not treat 4xx as errors.
 #![allow(dead_code)]
 
+#[cfg(all(feature = "cli", unix))]
+pub mod process;
+
 use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;

@@ -235,10 +235,12 @@ pub(crate) fn secret_project(state: &AppState, headers: &HeaderMap) -> Result<Pr
     Ok(p)
 }
 
-/// Hand the decoded messages to the ingest; refusals from decoding and from validation
-/// are merged by their index in the request. A full queue answers 503 (what was
-/// accepted stays accepted; a retry is deduplicated by message id).
-pub(crate) fn accept(
+/// Hand the decoded messages to the ingest and wait (without blocking a server thread)
+/// until the accepted ones are committed: a 2xx means durable. Refusals from decoding
+/// and from validation are merged by their index in the request. A full queue answers
+/// 503; so does a store failure while waiting (what was accepted stays accepted and is
+/// retried by the writer; a client's retry is deduplicated by message id).
+pub(crate) async fn accept(
     state: &AppState,
     project: &Project,
     decoded: Decoded,
@@ -255,12 +257,18 @@ pub(crate) fn accept(
             Err(e) => rejected.push(Rejected::new(i, &Error::from(e))),
         }
     }
-    let mut report = if inputs.is_empty() {
-        BatchReport::default()
+    let (mut report, stored) = if inputs.is_empty() {
+        (BatchReport::default(), None)
     } else {
-        state.ingest.ingest(&project.id, inputs)?
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let done = Box::new(move |r| {
+            let _ = tx.send(r);
+        });
+        (
+            state.ingest.ingest_then(&project.id, inputs, done)?,
+            Some(rx),
+        )
     };
-    state.live.record(&project.id, report.accepted as u64);
     for r in &mut report.rejected {
         r.index = positions.get(r.index).copied().unwrap_or(r.index);
     }
@@ -276,6 +284,26 @@ pub(crate) fn accept(
         );
         return Err(e);
     }
+    if let Some(rx) = stored {
+        let r = rx
+            .await
+            .unwrap_or_else(|_| Err(Error::storage("the writer thread stopped")));
+        if let Err(e) = r {
+            return Err(ApiError {
+                retry_after: Some(1),
+                ..ApiError::new(
+                    axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                    "ERR_STORAGE",
+                    format!(
+                        "{} messages were accepted but are not stored yet: {e}; retry \
+                         (a retry is deduplicated by message id)",
+                        report.accepted
+                    ),
+                )
+            });
+        }
+    }
+    state.live.record(&project.id, report.accepted as u64);
     Ok(report)
 }
 

@@ -41,7 +41,7 @@ async fn run(state: &AppState, ep: Endpoint, req: Request) -> Result<Response, A
         "send Authorization: Bearer <write key> (or writeKey in the body)",
     )?;
     let single = decoded.single;
-    let report = accept(state, &project, decoded)?;
+    let report = accept(state, &project, decoded).await?;
     if single && report.accepted == 0 {
         if let Some(r) = report.rejected.first() {
             return Err(match r.code.as_str() {

@@ -50,7 +50,7 @@ async fn run(state: &AppState, req: Request) -> Result<Response, ApiError> {
         key.as_deref(),
         "send the project token as api_key (or token) in the body",
     )?;
-    let report = accept(state, &project, decoded)?;
+    let report = accept(state, &project, decoded).await?;
     if posthog::Query::parse(parts.uri.query()).beacon {
         return Ok(StatusCode::NO_CONTENT.into_response());
     }

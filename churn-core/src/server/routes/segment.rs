@@ -51,7 +51,7 @@ async fn run(state: &AppState, call: Call, req: Request) -> Result<Response, Api
         key.as_deref(),
         "send HTTP Basic auth with the write key as user name, or writeKey in the body",
     )?;
-    let report = accept(state, &project, decoded)?;
+    let report = accept(state, &project, decoded).await?;
     Ok(Json(json!({
         "success": true,
         "accepted": report.accepted,

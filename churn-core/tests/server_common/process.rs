@@ -1,0 +1,117 @@
+//! A real `churn serve` process on 127.0.0.1 (port 0) for the crash and load tests:
+//! started with a timeout on its "listening" line, its keys read from `<db>.keys`, its
+//! resident memory read from `/proc`.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::{channel, Receiver};
+use std::time::{Duration, Instant};
+
+/// A running `churn serve`.
+pub struct Serve {
+    pub child: Child,
+    pub url: String,
+    pub addr: std::net::SocketAddr,
+    pub write_key: String,
+    pub secret_key: String,
+    /// The rest of its stderr, line by line.
+    pub stderr: Receiver<String>,
+}
+
+/// Start `churn --db <db> serve --port 0 <args>` and wait (at most `timeout`) until it
+/// listens. Rate limits are off unless `args` set them. The keys are the default
+/// project's from `<db>.keys` (empty when the store already had projects).
+pub fn serve(db: &Path, args: &[&str], timeout: Duration) -> Serve {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_churn"))
+        .arg("--db")
+        .arg(db)
+        .args(["serve", "--port", "0", "--ip-rate", "0", "--key-rate", "0"])
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("cannot start churn serve");
+    let (tx, rx) = channel();
+    let err = child.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(err).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let deadline = Instant::now() + timeout;
+    let url = loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(line) => {
+                if let Some(rest) = line.strip_prefix("churnlens listening on ") {
+                    break rest.split_whitespace().next().unwrap().to_string();
+                }
+            }
+            Err(e) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("churn serve did not listen within {timeout:?}: {e}");
+            }
+        }
+    };
+    let keys = std::fs::read_to_string(keys_path(db)).unwrap_or_default();
+    let key = |name: &str| {
+        keys.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .map(|k| k.trim().to_string())
+            .unwrap_or_default()
+    };
+    let addr = url
+        .trim_start_matches("http://")
+        .parse()
+        .expect("listening address");
+    Serve {
+        child,
+        addr,
+        url,
+        write_key: key("write_key="),
+        secret_key: key("secret_key="),
+        stderr: rx,
+    }
+}
+
+/// `<db>.keys`, where `churn serve` writes the default project's keys.
+pub fn keys_path(db: &Path) -> std::path::PathBuf {
+    let mut name = db.as_os_str().to_owned();
+    name.push(".keys");
+    name.into()
+}
+
+impl Serve {
+    /// SIGKILL and reap.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Resident set size in bytes (`VmRSS` of `/proc/<pid>/status`).
+    pub fn rss(&self) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
+        let kb: u64 = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))?
+            .trim()
+            .trim_end_matches("kB")
+            .trim()
+            .parse()
+            .ok()?;
+        Some(kb * 1024)
+    }
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
