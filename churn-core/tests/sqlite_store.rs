@@ -198,7 +198,7 @@ fn readers_do_not_wait_behind_a_long_write() {
     other.execute_batch("BEGIN IMMEDIATE").unwrap();
     other
         .execute(
-            "UPDATE events SET ts = ts + 1 WHERE seq IN (SELECT seq FROM events LIMIT 10)",
+            "UPDATE event_blocks SET max_ts = max_ts + 1 WHERE id IN (SELECT id FROM event_blocks LIMIT 1)",
             [],
         )
         .unwrap();
@@ -251,10 +251,11 @@ fn a_failing_batch_leaves_nothing_behind() {
     s.append(P, &batch(0, 10)).unwrap();
     let before = s.scan_all(P, &ScanRequest::new()).unwrap();
     let stats = s.stats(P).unwrap();
-    // Make the 3rd insert of the next batch fail inside the store's transaction.
+    // Make the block insert of the next batch fail inside the store's transaction (after
+    // its event name and identify were written).
     let c = rusqlite::Connection::open(&path).unwrap();
     c.execute_batch(
-        "CREATE TRIGGER poison BEFORE INSERT ON events WHEN NEW.message_id = 'poison' \
+        "CREATE TRIGGER poison BEFORE INSERT ON event_blocks \
          BEGIN SELECT RAISE(ABORT, 'poisoned row'); END;",
     )
     .unwrap();
