@@ -256,6 +256,8 @@ fn a_failing_batch_leaves_nothing_behind() {
     let c = rusqlite::Connection::open(&path).unwrap();
     c.execute_batch(
         "CREATE TRIGGER poison BEFORE INSERT ON event_blocks \
+         BEGIN SELECT RAISE(ABORT, 'poisoned row'); END; \
+         CREATE TRIGGER poison2 BEFORE UPDATE ON event_blocks \
          BEGIN SELECT RAISE(ABORT, 'poisoned row'); END;",
     )
     .unwrap();
@@ -270,7 +272,8 @@ fn a_failing_batch_leaves_nothing_behind() {
     assert_eq!(s.scan_all(P, &ScanRequest::new()).unwrap(), before);
     assert_eq!(s.stats(P).unwrap(), stats);
     assert!(s.user(P, "u1").unwrap().is_none(), "identify rolled back");
-    c.execute_batch("DROP TRIGGER poison").unwrap();
+    c.execute_batch("DROP TRIGGER poison; DROP TRIGGER poison2")
+        .unwrap();
     // The event name created by the rolled-back batch is created again, correctly.
     s.append(P, &[ev("brand_new", Some("u1"), None, 1, "n1")])
         .unwrap();

@@ -87,6 +87,10 @@ pub(super) struct Builder {
     persons: Vec<u64>,
     hashes: Vec<u8>,
     bounds: Option<Bounds>,
+    /// The stored block this one will replace (a small tail block being extended).
+    target: Option<i64>,
+    /// Events pushed since the target was loaded.
+    fresh: usize,
 }
 
 impl Builder {
@@ -113,16 +117,25 @@ impl Builder {
         b.min_ts = b.min_ts.min(e.timestamp);
         b.max_ts = b.max_ts.max(e.timestamp);
         b.count += 1;
+        self.fresh += 1;
+    }
+
+    /// What was pushed so far is stored block `id`: later pushes extend it, and
+    /// [`Builder::insert`] replaces it (or does nothing when nothing was added).
+    pub fn extends(&mut self, id: i64) {
+        self.target = Some(id);
+        self.fresh = 0;
+    }
+
+    /// The id this block has or will have.
+    pub fn id(&self) -> Option<i64> {
+        self.target
+            .or_else(|| self.bounds.map(|b| b.min_seq as i64))
     }
 
     /// The message-id hashes pushed so far.
     pub fn hashes(&self) -> impl Iterator<Item = u64> + '_ {
         each_hash(&self.hashes)
-    }
-
-    /// The first `seq` pushed (the id of a new block), if any.
-    pub fn first_seq(&self) -> Option<u64> {
-        self.bounds.map(|b| b.min_seq)
     }
 
     /// Whether a pending event with this hash has exactly this message id.
@@ -137,11 +150,19 @@ impl Builder {
             .any(|i| ids.get(i).is_some_and(|s| *s == message_id)))
     }
 
-    /// Insert as a new block (id = its first `seq`); the builder is left empty.
+    /// Insert as a new block (id = its first `seq`), or replace the block it extends;
+    /// the builder is left empty.
     pub fn insert(&mut self, c: &Connection, pid: i64) -> Result<()> {
         let Some(b) = self.bounds else {
             return Ok(());
         };
+        if let Some(id) = self.target {
+            if self.fresh == 0 {
+                self.take();
+                return Ok(());
+            }
+            return self.replace(c, id);
+        }
         let id = seq_i64(b.min_seq)?;
         let (data, bloom, hashes) = self.take();
         c.prepare_cached(
@@ -196,6 +217,8 @@ impl Builder {
         let bloom = bloom_of(std::mem::take(&mut self.persons));
         let hashes = std::mem::take(&mut self.hashes);
         self.bounds = None;
+        self.target = None;
+        self.fresh = 0;
         (data, bloom, hashes)
     }
 }

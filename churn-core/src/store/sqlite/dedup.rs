@@ -113,7 +113,7 @@ impl Dedup {
         let Some(&id) = self.map.as_ref().and_then(|m| m.get(&hash)) else {
             return Ok(false);
         };
-        let in_pending = pending.first_seq().is_some_and(|s| s as i64 == id);
+        let in_pending = pending.id() == Some(id);
         let found = if in_pending {
             pending.holds(hash, message_id)?
         } else {

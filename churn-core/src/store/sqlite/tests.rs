@@ -102,6 +102,19 @@ fn many_small_batches_keep_seq_order_and_dedup() {
         .map(|e| e.seq)
         .collect();
     assert!(seqs.windows(2).all(|w| w[0] < w[1]));
+    // They were merged into one block as they came.
+    assert_eq!(count(&s, "SELECT count(*) FROM event_blocks"), 1);
+    for i in 0..300 {
+        s.append(P, &[ev("e", "v", 1, &format!("single{i}"))])
+            .unwrap();
+    }
+    // A tail block takes new events until it holds 256.
+    assert_eq!(count(&s, "SELECT count(*) FROM event_blocks"), 2);
+    assert_eq!(s.stats(P).unwrap().events, 502);
+    let out = s
+        .append(P, &[ev("e", "v", 1, "single299"), ev("e", "v", 1, "m3")])
+        .unwrap();
+    assert_eq!(out.duplicates, 2);
 }
 
 #[test]
@@ -130,11 +143,14 @@ fn a_failed_batch_leaves_the_dedup_map_clean() {
     let c = rusqlite::Connection::open(&path).unwrap();
     c.execute_batch(
         "CREATE TRIGGER poison BEFORE INSERT ON event_blocks \
+         BEGIN SELECT RAISE(ABORT, 'poisoned'); END; \
+         CREATE TRIGGER poison2 BEFORE UPDATE ON event_blocks \
          BEGIN SELECT RAISE(ABORT, 'poisoned'); END;",
     )
     .unwrap();
     assert!(s.append(P, &[ev("e", "u", 0, "m1")]).is_err());
-    c.execute_batch("DROP TRIGGER poison").unwrap();
+    c.execute_batch("DROP TRIGGER poison; DROP TRIGGER poison2")
+        .unwrap();
     // m1 was rolled back: it is new again.
     let out = s.append(P, &[ev("e", "u", 0, "m1")]).unwrap();
     assert_eq!(out.inserted, 1);

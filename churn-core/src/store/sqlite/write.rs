@@ -99,6 +99,10 @@ pub(super) fn apply(
     let mut out = AppendOutcome::default();
     let mut bufs = Buffers::default();
     let mut pending = Builder::default();
+    if messages.iter().any(|m| matches!(m, Message::Track(_))) {
+        // Before any dedup check, so no stale copy of the tail is ever cached.
+        load_small_tail(c, pid, &mut pending)?;
+    }
     let mut confirm = Confirm::default();
     for m in messages {
         match m {
@@ -114,7 +118,7 @@ pub(super) fn apply(
                 seq += 1;
                 let raw = raw_event(&mut bufs, seq, name, e)?;
                 pending.push(&raw, hash);
-                let block = pending.first_seq().unwrap_or(seq) as i64;
+                let block = pending.id().unwrap_or(seq as i64);
                 w.dedup.insert(hash, block);
                 out.inserted += 1;
                 if pending.len() >= BLOCK_EVENTS {
@@ -140,6 +144,33 @@ pub(super) fn apply(
             .execute(params![seq as i64, pid])?;
     }
     Ok(out)
+}
+
+/// A project's last block smaller than this takes the next batch's events (it is
+/// decoded and rewritten), so small batches from the tracker or the server still make
+/// blocks of a useful size. Batches of this size or more never pay for it.
+const MERGE_BELOW: i64 = 256;
+
+/// Load the project's last block into `pending` when it is small.
+fn load_small_tail(c: &Connection, pid: i64, pending: &mut Builder) -> Result<()> {
+    let tail: Option<(i64, i64)> = c
+        .prepare_cached(
+            "SELECT id, count FROM event_blocks WHERE project = ?1 ORDER BY id DESC LIMIT 1",
+        )?
+        .query_row([pid], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    let Some((id, _)) = tail.filter(|t| t.1 < MERGE_BELOW) else {
+        return Ok(());
+    };
+    let Some(data) = block::data(c, id)? else {
+        return Ok(());
+    };
+    Block::parse(&data)?.for_each(true, |e| {
+        pending.push(&e, message_hash(pid, e.message_id));
+        Ok(ControlFlow::Continue(()))
+    })?;
+    pending.extends(id);
+    Ok(())
 }
 
 /// The highest `seq` assigned in any project (seqs are unique across the file).
