@@ -198,7 +198,7 @@ fn readers_do_not_wait_behind_a_long_write() {
     other.execute_batch("BEGIN IMMEDIATE").unwrap();
     other
         .execute(
-            "UPDATE events SET ts = ts + 1 WHERE seq IN (SELECT seq FROM events LIMIT 10)",
+            "UPDATE event_blocks SET max_ts = max_ts + 1 WHERE id IN (SELECT id FROM event_blocks LIMIT 1)",
             [],
         )
         .unwrap();
@@ -251,10 +251,13 @@ fn a_failing_batch_leaves_nothing_behind() {
     s.append(P, &batch(0, 10)).unwrap();
     let before = s.scan_all(P, &ScanRequest::new()).unwrap();
     let stats = s.stats(P).unwrap();
-    // Make the 3rd insert of the next batch fail inside the store's transaction.
+    // Make the block insert of the next batch fail inside the store's transaction (after
+    // its event name and identify were written).
     let c = rusqlite::Connection::open(&path).unwrap();
     c.execute_batch(
-        "CREATE TRIGGER poison BEFORE INSERT ON events WHEN NEW.message_id = 'poison' \
+        "CREATE TRIGGER poison BEFORE INSERT ON event_blocks \
+         BEGIN SELECT RAISE(ABORT, 'poisoned row'); END; \
+         CREATE TRIGGER poison2 BEFORE UPDATE ON event_blocks \
          BEGIN SELECT RAISE(ABORT, 'poisoned row'); END;",
     )
     .unwrap();
@@ -269,7 +272,8 @@ fn a_failing_batch_leaves_nothing_behind() {
     assert_eq!(s.scan_all(P, &ScanRequest::new()).unwrap(), before);
     assert_eq!(s.stats(P).unwrap(), stats);
     assert!(s.user(P, "u1").unwrap().is_none(), "identify rolled back");
-    c.execute_batch("DROP TRIGGER poison").unwrap();
+    c.execute_batch("DROP TRIGGER poison; DROP TRIGGER poison2")
+        .unwrap();
     // The event name created by the rolled-back batch is created again, correctly.
     s.append(P, &[ev("brand_new", Some("u1"), None, 1, "n1")])
         .unwrap();

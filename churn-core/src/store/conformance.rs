@@ -45,6 +45,97 @@ pub(crate) fn run_all<S: Store, F: Fn() -> S>(make: F) {
     objects_and_consent(&make());
     projects_are_isolated(&make());
     scan_early_stop(&make());
+    block_edges(&make());
+}
+
+/// Edge cases of stores that group events (blocks of a few thousand): batches larger
+/// than a block, duplicates across blocks and batches, a delete and a rewrite in the
+/// middle of a block, a purge that splits blocks, re-adding an erased message id.
+fn block_edges<S: Store>(s: &S) {
+    let day = |i: usize| (i % 50) as i64;
+    let big: Vec<Event> = (0..9_000)
+        .map(|i| ev("e", &format!("u{}", i % 10), day(i), &format!("b{i}")))
+        .collect();
+    let out = s.append(P, &big).unwrap();
+    assert_eq!((out.inserted, out.duplicates), (9_000, 0));
+    // Duplicates from the first, middle and last block, inside a batch of new events.
+    let mut again: Vec<Event> = [0, 1, 4_095, 4_096, 4_097, 8_191, 8_192, 8_999]
+        .iter()
+        .map(|&i| big[i].clone())
+        .collect();
+    again.push(ev("e", "u1", 1, "new-1"));
+    again.push(ev("e", "u1", 1, "new-1"));
+    let out = s.append(P, &again).unwrap();
+    assert_eq!((out.inserted, out.duplicates), (1, 9));
+    let seqs = |s: &S, req: &ScanRequest| -> Vec<u64> {
+        let mut v = Vec::new();
+        s.scan_rows(P, req, &mut |r| {
+            v.push(r.seq);
+            ControlFlow::Continue(())
+        })
+        .unwrap();
+        v
+    };
+    let all = seqs(s, &ScanRequest::new());
+    assert_eq!(all.len(), 9_001);
+    assert!(all.windows(2).all(|w| w[0] < w[1]));
+    // Cursor and limit across a block boundary.
+    let page = seqs(s, &ScanRequest::new().after_seq(all[4_090]).limit(10));
+    assert_eq!(page, all[4_091..4_101]);
+    // Delete a person spread over every block.
+    assert_eq!(s.delete_user(P, "u3").unwrap().events, 900);
+    let left = s.scan_all(P, &ScanRequest::new()).unwrap();
+    assert_eq!(left.len(), 8_101);
+    assert!(left
+        .iter()
+        .all(|e| e.event.user_id.as_deref() != Some("u3")));
+    assert!(left.windows(2).all(|w| w[0].seq < w[1].seq));
+    assert_eq!(
+        left[100].event,
+        big[left[100].seq as usize - all[0] as usize]
+    );
+    // An erased message id can be stored again; the others are still duplicates.
+    let out = s.append(P, &[big[3].clone(), big[4].clone()]).unwrap();
+    assert_eq!((out.inserted, out.duplicates), (1, 1));
+    // Rewrite a person in the middle of blocks: same seq and message id, new content.
+    let before = s.scan_all(P, &ScanRequest::new().users(["u7"])).unwrap();
+    let rep = s
+        .rewrite_user(P, "u7", &mut |mut e| {
+            e.user_id = Some("r7".into());
+            e.event = "renamed".into();
+            e
+        })
+        .unwrap();
+    assert_eq!(rep.events, 900);
+    let after = s.scan_all(P, &ScanRequest::new().users(["r7"])).unwrap();
+    assert_eq!(
+        after
+            .iter()
+            .map(|e| (e.seq, &e.event.message_id))
+            .collect::<Vec<_>>(),
+        before
+            .iter()
+            .map(|e| (e.seq, &e.event.message_id))
+            .collect::<Vec<_>>()
+    );
+    assert!(after.iter().all(|e| e.event.event == "renamed"));
+    // Purge the first 20 days: splits every block.
+    let cut = t0().add_millis(20 * DAY_MS);
+    let total = s.stats(P).unwrap().events;
+    let older = s
+        .scan_all(
+            P,
+            &ScanRequest::new().range(TimeRange::new(t0().add_millis(-100 * DAY_MS), cut)),
+        )
+        .unwrap()
+        .len() as u64;
+    assert_eq!(s.purge_before(P, cut).unwrap(), older);
+    assert_eq!(s.stats(P).unwrap().events, total - older);
+    let rest = s.scan_all(P, &ScanRequest::new()).unwrap();
+    assert!(rest.iter().all(|e| e.event.timestamp >= cut));
+    assert!(rest.windows(2).all(|w| w[0].seq < w[1].seq));
+    let out = s.append(P, &[big[10].clone(), big[30].clone()]).unwrap();
+    assert_eq!((out.inserted, out.duplicates), (1, 1), "day 10 was purged");
 }
 
 fn dedup_and_seq<S: Store>(s: &S) {

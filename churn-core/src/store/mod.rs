@@ -38,7 +38,7 @@ use crate::time::Timestamp;
 pub const DEFAULT_PROJECT: &str = "default";
 
 /// Newest schema version this build writes and reads.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// A place events, users and small named objects are kept.
 ///

@@ -2,11 +2,18 @@
 //!
 //! Layout: one writer connection (behind a mutex; every `apply` is one transaction) and a
 //! small pool of read-only connections, so scans read a consistent snapshot and never
-//! wait behind a long write. Event names are interned per project in a dictionary table;
-//! properties and context are compact JSON text (NULL when empty). The schema is
-//! versioned with `PRAGMA user_version` and marked with a churnlens
-//! `PRAGMA application_id`; see [`schema`] for the tables and indexes.
+//! wait behind a long write. Events are stored in blocks of up to 4,096 (one row per
+//! block: see [`block`] and [`codec`]); event names are interned per project in a
+//! dictionary table; properties and context are compact JSON text inside the block.
+//! Message ids are deduplicated through an in-memory map confirmed on disk ([`dedup`]).
+//! The schema is versioned with `PRAGMA user_version` and marked with a churnlens
+//! `PRAGMA application_id`; see [`schema`] for the tables and [`convert`] for the
+//! schema-1 upgrade.
 
+mod block;
+mod codec;
+mod convert;
+mod dedup;
 mod options;
 mod read;
 mod schema;
@@ -73,6 +80,7 @@ struct Dict {
 struct Writer {
     conn: Connection,
     dict: Dict,
+    dedup: dedup::Dedup,
 }
 
 /// A [`Store`](super::Store) in one SQLite file (or in memory).
@@ -187,6 +195,7 @@ impl SqliteStore {
             writer: Mutex::new(Writer {
                 conn,
                 dict: Dict::default(),
+                dedup: dedup::Dedup::default(),
             }),
             readers: Mutex::new(Vec::new()),
         })
@@ -226,10 +235,10 @@ impl SqliteStore {
     }
 
     /// Run `f` in one write transaction; on any error the transaction rolls back and the
-    /// dictionary cache is dropped (it may hold ids from the rolled-back transaction).
+    /// dictionary and dedup caches are dropped (they may hold rolled-back entries).
     fn write<T>(
         &self,
-        f: impl FnOnce(&rusqlite::Transaction<'_>, &mut Dict) -> Result<T>,
+        f: impl FnOnce(&rusqlite::Transaction<'_>, &mut write::WriteState<'_>) -> Result<T>,
     ) -> Result<T> {
         if self.options.read_only {
             return Err(Error::storage(format!(
@@ -238,18 +247,35 @@ impl SqliteStore {
             )));
         }
         let mut guard = self.writer.lock();
-        let Writer { conn, dict } = &mut *guard;
-        let run = |conn: &mut Connection, dict: &mut Dict| -> Result<T> {
+        let Writer { conn, dict, dedup } = &mut *guard;
+        let run = |conn: &mut Connection, dict: &mut Dict, dedup: &mut dedup::Dedup| {
             let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            let out = f(&tx, dict)?;
+            let out = f(&tx, &mut write::WriteState { dict, dedup })?;
             tx.commit()?;
             Ok(out)
         };
-        let out = run(conn, dict);
+        let out = run(conn, dict, dedup);
         if out.is_err() {
             *dict = Dict::default();
+            dedup.invalidate();
         }
         out
+    }
+
+    /// After an erasure (delete, anonymize, purge): copy the write-ahead log into the
+    /// database and truncate it, so the erased data's old page images do not linger in
+    /// the log (`secure_delete` already zeroes the freed space in the database). Best
+    /// effort: a reader holding an old snapshot can keep the log from being truncated
+    /// until a later checkpoint.
+    fn checkpoint_after_erase(&self) -> Result<()> {
+        if !matches!(self.location, Location::File(_)) || !self.options.secure_delete {
+            return Ok(());
+        }
+        let guard = self.writer.lock();
+        guard
+            .conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        Ok(())
     }
 }
 
@@ -315,7 +341,7 @@ impl Store for SqliteStore {
         if messages.is_empty() {
             return Ok(AppendOutcome::default());
         }
-        self.write(|tx, dict| write::apply(tx, dict, project, messages))
+        self.write(|tx, w| write::apply(tx, w, project, messages))
     }
 
     fn scan(
@@ -349,7 +375,7 @@ impl Store for SqliteStore {
     }
 
     fn set_consent(&self, project: &str, id: &str, granted: bool, at: Timestamp) -> Result<()> {
-        self.write(|tx, dict| write::set_consent(tx, dict, project, id, granted, at))
+        self.write(|tx, w| write::set_consent(tx, w.dict, project, id, granted, at))
     }
 
     fn consents(&self, project: &str) -> Result<Vec<ConsentRecord>> {
@@ -357,7 +383,9 @@ impl Store for SqliteStore {
     }
 
     fn delete_user(&self, project: &str, user_id: &str) -> Result<DeleteReport> {
-        self.write(|tx, dict| write::delete_user(tx, dict, project, user_id))
+        let out = self.write(|tx, w| write::delete_user(tx, w, project, user_id))?;
+        self.checkpoint_after_erase()?;
+        Ok(out)
     }
 
     fn rewrite_user(
@@ -366,15 +394,19 @@ impl Store for SqliteStore {
         user_id: &str,
         rewrite: &mut dyn FnMut(Event) -> Event,
     ) -> Result<DeleteReport> {
-        self.write(|tx, dict| write::rewrite_user(tx, dict, project, user_id, rewrite))
+        let out = self.write(|tx, w| write::rewrite_user(tx, w, project, user_id, rewrite))?;
+        self.checkpoint_after_erase()?;
+        Ok(out)
     }
 
     fn purge_before(&self, project: &str, before: Timestamp) -> Result<u64> {
-        self.write(|tx, dict| write::purge_before(tx, dict, project, before))
+        let out = self.write(|tx, w| write::purge_before(tx, w, project, before))?;
+        self.checkpoint_after_erase()?;
+        Ok(out)
     }
 
     fn put_object(&self, project: &str, namespace: &str, key: &str, value: &[u8]) -> Result<()> {
-        self.write(|tx, dict| write::put_object(tx, dict, project, namespace, key, value))
+        self.write(|tx, w| write::put_object(tx, w.dict, project, namespace, key, value))
     }
 
     fn get_object(&self, project: &str, namespace: &str, key: &str) -> Result<Option<Vec<u8>>> {
@@ -386,7 +418,7 @@ impl Store for SqliteStore {
     }
 
     fn delete_object(&self, project: &str, namespace: &str, key: &str) -> Result<bool> {
-        self.write(|tx, dict| write::delete_object(tx, dict, project, namespace, key))
+        self.write(|tx, w| write::delete_object(tx, w.dict, project, namespace, key))
     }
 
     fn stats(&self, project: &str) -> Result<StoreStats> {

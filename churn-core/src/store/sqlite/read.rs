@@ -1,34 +1,28 @@
 //! Read paths: scans and lookups on a read connection.
 //!
-//! Scans walk the events table in rowid (`seq`) order, which is the order they must
-//! visit anyway. A time range is first turned into `seq` bounds through the
-//! `(project, ts)` index, so a range scan reads only the slice of the table between the
-//! first and last matching `seq` and never sorts. A person filter uses the user and
-//! anonymous-id indexes (few rows) and sorts them by `seq`.
+//! A scan reads the project's block rows in id (= `seq`) order, skips blocks whose
+//! `seq` and timestamp bounds or person Bloom filter rule them out, and decodes the
+//! rest, filtering event by event. [`scan_rows`] is one statement (one snapshot) that
+//! borrows strings straight from the block blobs and decodes only the core columns.
 
 use std::collections::HashMap;
 use std::ops::ControlFlow;
 
-use rusqlite::types::Value;
-use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Row};
+use rusqlite::{params, Connection, OptionalExtension, Row};
 
-use super::write::person_clause;
+use super::block::{self, Bloom};
+use super::codec::{Block, RawEvent};
 use super::SqliteStore;
 use crate::error::{Error, Result};
 use crate::event::{Context, Event, Properties};
 use crate::store::types::*;
 use crate::time::Timestamp;
 
-/// Columns read by [`read_event`], in order.
-pub(super) const EVENT_COLUMNS: &str = "seq, message_id, name, user_id, anonymous_id, ts, \
-     received_at, session_id, properties, context";
-
-/// Columns read by [`Store::scan_rows`](crate::store::Store::scan_rows), in order.
-const ROW_COLUMNS: &str = "seq, name, user_id, anonymous_id, ts, session_id";
-
-/// Events read per query by the owned [`scan`]; the connection is released between pages
-/// so the visitor may call back into the store.
-const PAGE: usize = 1024;
+/// Candidate blocks of a scan, in order, with their data.
+pub(super) const BLOCKS: &str = "SELECT b.id, b.persons, d.data FROM event_blocks b \
+     JOIN event_block_data d ON d.block = b.id \
+     WHERE b.project = ?1 AND b.max_seq > ?2 AND b.min_seq <= ?3 \
+     AND b.max_ts >= ?4 AND b.min_ts < ?5 ORDER BY b.id";
 
 /// The event-name dictionary of one project, indexed by id.
 pub(super) struct Names {
@@ -97,117 +91,103 @@ fn parse_json<T: serde::de::DeserializeOwned + Default>(s: Option<&str>) -> Resu
     }
 }
 
-/// An owned event from a row selected with [`EVENT_COLUMNS`].
-pub(super) fn read_event(row: &Row<'_>, names: &Names) -> Result<StoredEvent> {
-    let seq: i64 = row.get(0)?;
-    let props: Properties = parse_json(row.get_ref(8)?.as_str_or_null()?)?;
-    let context: Context = parse_json(row.get_ref(9)?.as_str_or_null()?)?;
+/// An owned event from its stored form.
+pub(super) fn owned_event(e: &RawEvent<'_>, names: &Names) -> Result<StoredEvent> {
+    let properties: Properties = parse_json(e.properties)?;
+    let context: Context = parse_json(e.context)?;
     Ok(StoredEvent {
-        seq: seq as u64,
+        seq: e.seq,
         event: Event {
-            message_id: row.get(1)?,
-            event: names.get(row.get(2)?)?.to_string(),
-            user_id: row.get(3)?,
-            anonymous_id: row.get(4)?,
-            timestamp: Timestamp::from_millis(row.get(5)?),
-            received_at: Timestamp::from_millis(row.get(6)?),
-            session_id: row.get(7)?,
-            properties: props,
+            message_id: e.message_id.to_string(),
+            event: names.get(e.name)?.to_string(),
+            user_id: e.user_id.map(str::to_string),
+            anonymous_id: e.anonymous_id.map(str::to_string),
+            timestamp: Timestamp::from_millis(e.timestamp),
+            received_at: Timestamp::from_millis(e.received_at),
+            session_id: e.session_id.map(str::to_string),
+            properties,
             context,
         },
     })
 }
 
-/// A scan turned into SQL: `FROM .. WHERE ..` (without ordering or limit) and its values.
+/// A scan request resolved against one project.
 struct Plan {
-    from_where: String,
-    values: Vec<Value>,
+    pid: i64,
+    names: Names,
+    /// Exclusive lower `seq` bound.
+    after: u64,
+    /// Inclusive upper `seq` bound: the snapshot taken when the scan started.
+    upto: u64,
+    from: i64,
+    to: i64,
+    events: Option<Vec<i64>>,
+    users: Option<Vec<String>>,
 }
 
-/// Plan `req` on project `pid`; `None` when nothing can match.
-fn plan(c: &Connection, pid: i64, req: &ScanRequest, names: &Names) -> Result<Option<Plan>> {
-    let mut conds = vec!["project = ?1".to_string()];
-    let mut values = vec![Value::Integer(pid)];
-    let push = |conds: &mut Vec<String>, values: &mut Vec<Value>, sql: &str, v: Value| {
-        values.push(v);
-        conds.push(sql.replace('#', &format!("?{}", values.len())));
-    };
-    // Snapshot: events committed after the scan starts are not visited.
-    let max_seq: i64 = c
-        .prepare_cached("SELECT max_seq FROM projects WHERE id = ?1")?
-        .query_row([pid], |r| r.get(0))?;
-    let mut lo = req.after_seq.map_or(1, |s| (s as i64).saturating_add(1));
-    let mut hi = max_seq;
-    let by_person = req.users.is_some();
-    if let Some(users) = &req.users {
-        if users.is_empty() {
+impl Plan {
+    /// Resolve `req`; `None` when nothing can match.
+    fn new(c: &Connection, project: &str, req: &ScanRequest) -> Result<Option<Plan>> {
+        let Some(pid) = project_id(c, project)? else {
             return Ok(None);
-        }
-        // `+` keeps the planner off the (project, ts) index: the person clause drives.
-        conds[0] = "+project = ?1".to_string();
-        let first = values.len() + 1;
-        values.extend(users.iter().map(|u| Value::Text(u.clone())));
-        conds.push(person_clause(first, users.len()));
-    } else if req.range.from.is_some() || req.range.to.is_some() {
-        let from = req.range.from.map_or(i64::MIN, Timestamp::millis);
-        let to = req.range.to.map_or(i64::MAX, Timestamp::millis);
-        let bounds: (Option<i64>, Option<i64>) = c
-            .prepare_cached(
-                "SELECT min(seq), max(seq) FROM events INDEXED BY events_time \
-                 WHERE project = ?1 AND ts >= ?2 AND ts < ?3",
-            )?
-            .query_row(params![pid, from, to], |r| Ok((r.get(0)?, r.get(1)?)))?;
-        match bounds {
-            (Some(a), Some(b)) => {
-                lo = lo.max(a);
-                hi = hi.min(b);
+        };
+        let names = load_names(c, pid)?;
+        let events = match &req.events {
+            None => None,
+            Some(evs) => {
+                let ids: Vec<i64> = evs.iter().filter_map(|n| names.id_of(n)).collect();
+                if ids.is_empty() {
+                    return Ok(None);
+                }
+                Some(ids)
             }
-            _ => return Ok(None),
-        }
-    }
-    if lo > hi {
-        return Ok(None);
-    }
-    push(&mut conds, &mut values, "seq >= #", Value::Integer(lo));
-    push(&mut conds, &mut values, "seq <= #", Value::Integer(hi));
-    if let Some(f) = req.range.from {
-        push(
-            &mut conds,
-            &mut values,
-            "ts >= #",
-            Value::Integer(f.millis()),
-        );
-    }
-    if let Some(t) = req.range.to {
-        push(
-            &mut conds,
-            &mut values,
-            "ts < #",
-            Value::Integer(t.millis()),
-        );
-    }
-    if let Some(evs) = &req.events {
-        let ids: Vec<i64> = evs.iter().filter_map(|n| names.id_of(n)).collect();
-        if ids.is_empty() {
+        };
+        if req.users.as_ref().is_some_and(Vec::is_empty) {
             return Ok(None);
         }
-        // Ids are integers from our own dictionary: safe to inline.
-        let list = ids
-            .iter()
-            .map(i64::to_string)
-            .collect::<Vec<_>>()
-            .join(", ");
-        conds.push(format!("name IN ({list})"));
+        let upto: i64 = c
+            .prepare_cached("SELECT max_seq FROM projects WHERE id = ?1")?
+            .query_row([pid], |r| r.get(0))?;
+        Ok(Some(Plan {
+            pid,
+            names,
+            after: req.after_seq.unwrap_or(0),
+            upto: upto.max(0) as u64,
+            from: req.range.from.map_or(i64::MIN, Timestamp::millis),
+            to: req.range.to.map_or(i64::MAX, Timestamp::millis),
+            events,
+            users: req.users.clone(),
+        }))
     }
-    let table = if by_person {
-        "events"
-    } else {
-        "events NOT INDEXED"
-    };
-    Ok(Some(Plan {
-        from_where: format!("FROM {table} WHERE {}", conds.join(" AND ")),
-        values,
-    }))
+
+    fn block_params(&self) -> [i64; 5] {
+        [
+            self.pid,
+            i64::try_from(self.after).unwrap_or(i64::MAX),
+            i64::try_from(self.upto).unwrap_or(i64::MAX),
+            self.from,
+            self.to,
+        ]
+    }
+
+    /// Whether the block's person filter lets it through.
+    fn block_matches(&self, persons: &[u8]) -> bool {
+        self.users
+            .as_ref()
+            .is_none_or(|u| Bloom::new(persons).may_contain_any(u))
+    }
+
+    fn matches(&self, e: &RawEvent<'_>) -> bool {
+        e.seq > self.after
+            && e.seq <= self.upto
+            && e.timestamp >= self.from
+            && e.timestamp < self.to
+            && self.events.as_ref().is_none_or(|n| n.contains(&e.name))
+            && self.users.as_ref().is_none_or(|u| {
+                u.iter()
+                    .any(|x| Some(x.as_str()) == e.user_id || Some(x.as_str()) == e.anonymous_id)
+            })
+    }
 }
 
 pub(super) fn scan(
@@ -217,44 +197,52 @@ pub(super) fn scan(
     visit: &mut dyn FnMut(StoredEvent) -> ControlFlow<()>,
 ) -> Result<()> {
     let setup = store.read(|c| {
-        let Some(pid) = project_id(c, project)? else {
+        let Some(plan) = Plan::new(c, project, req)? else {
             return Ok(None);
         };
-        let names = load_names(c, pid)?;
-        Ok(plan(c, pid, req, &names)?.map(|p| (p, names)))
-    })?;
-    let Some((plan, names)) = setup else {
-        return Ok(());
-    };
-    let sql = format!(
-        "SELECT {EVENT_COLUMNS} {} AND seq > ?{} ORDER BY seq LIMIT {PAGE}",
-        plan.from_where,
-        plan.values.len() + 1
-    );
-    let mut left = req.limit.unwrap_or(usize::MAX);
-    let mut last = 0i64;
-    while left > 0 {
-        let page: Vec<StoredEvent> = store.read(|c| {
-            let mut stmt = c.prepare_cached(&sql)?;
-            let cursor = Value::Integer(last);
-            let vals = plan.values.iter().chain(std::iter::once(&cursor));
-            let mut rows = stmt.query(params_from_iter(vals))?;
-            let mut page = Vec::with_capacity(PAGE.min(left));
-            while let Some(row) = rows.next()? {
-                page.push(read_event(row, &names)?);
-            }
-            Ok(page)
-        })?;
-        let full = page.len() == PAGE;
-        for e in page {
-            last = e.seq as i64;
-            left -= 1;
-            if visit(e).is_break() || left == 0 {
-                return Ok(());
+        let mut stmt = c.prepare_cached(
+            "SELECT id, persons FROM event_blocks WHERE project = ?1 AND max_seq > ?2 \
+             AND min_seq <= ?3 AND max_ts >= ?4 AND min_ts < ?5 ORDER BY id",
+        )?;
+        let mut rows = stmt.query(plan.block_params())?;
+        let mut ids = Vec::new();
+        while let Some(r) = rows.next()? {
+            if plan.block_matches(r.get_ref(1)?.as_blob()?) {
+                ids.push(r.get::<_, i64>(0)?);
             }
         }
-        if !full {
+        drop(rows);
+        drop(stmt);
+        Ok(Some((plan, ids)))
+    })?;
+    let Some((plan, ids)) = setup else {
+        return Ok(());
+    };
+    let mut left = req.limit.unwrap_or(usize::MAX);
+    for id in ids {
+        if left == 0 {
             break;
+        }
+        // The connection goes back to the pool before visiting, so the visitor may use
+        // the store.
+        let Some(data) = store.read(|c| block::data(c, id))? else {
+            continue;
+        };
+        let mut page = Vec::new();
+        Block::parse(&data)?.for_each(true, |e| {
+            if plan.matches(&e) {
+                page.push(owned_event(&e, &plan.names)?);
+                if page.len() >= left {
+                    return Ok(ControlFlow::Break(()));
+                }
+            }
+            Ok(ControlFlow::Continue(()))
+        })?;
+        for e in page {
+            left -= 1;
+            if visit(e).is_break() {
+                return Ok(());
+            }
         }
     }
     Ok(())
@@ -266,33 +254,41 @@ pub(super) fn scan_rows(
     req: &ScanRequest,
     visit: &mut dyn FnMut(&EventRow<'_>) -> ControlFlow<()>,
 ) -> Result<()> {
-    let Some(pid) = project_id(c, project)? else {
+    let Some(plan) = Plan::new(c, project, req)? else {
         return Ok(());
     };
-    let names = load_names(c, pid)?;
-    let Some(plan) = plan(c, pid, req, &names)? else {
+    let mut left = req.limit.unwrap_or(usize::MAX);
+    if left == 0 {
         return Ok(());
-    };
-    let limit = req
-        .limit
-        .map_or(-1, |n| i64::try_from(n).unwrap_or(i64::MAX));
-    let sql = format!(
-        "SELECT {ROW_COLUMNS} {} ORDER BY seq LIMIT {limit}",
-        plan.from_where
-    );
-    let mut stmt = c.prepare_cached(&sql)?;
-    let mut rows = stmt.query(params_from_iter(plan.values.iter()))?;
-    while let Some(row) = rows.next()? {
-        let seq: i64 = row.get(0)?;
-        let r = EventRow {
-            seq: seq as u64,
-            event: names.get(row.get(1)?)?,
-            user_id: row.get_ref(2)?.as_str_or_null()?,
-            anonymous_id: row.get_ref(3)?.as_str_or_null()?,
-            timestamp: Timestamp::from_millis(row.get(4)?),
-            session_id: row.get_ref(5)?.as_str_or_null()?,
-        };
-        if visit(&r).is_break() {
+    }
+    let mut stmt = c.prepare_cached(BLOCKS)?;
+    let mut rows = stmt.query(plan.block_params())?;
+    while let Some(r) = rows.next()? {
+        if !plan.block_matches(r.get_ref(1)?.as_blob()?) {
+            continue;
+        }
+        let block = Block::parse(r.get_ref(2)?.as_blob()?)?;
+        let mut stop = false;
+        block.for_each(false, |e| {
+            if !plan.matches(&e) {
+                return Ok(ControlFlow::Continue(()));
+            }
+            let row = EventRow {
+                seq: e.seq,
+                timestamp: Timestamp::from_millis(e.timestamp),
+                event: plan.names.get(e.name)?,
+                user_id: e.user_id,
+                anonymous_id: e.anonymous_id,
+                session_id: e.session_id,
+            };
+            left -= 1;
+            if visit(&row).is_break() || left == 0 {
+                stop = true;
+                return Ok(ControlFlow::Break(()));
+            }
+            Ok(ControlFlow::Continue(()))
+        })?;
+        if stop {
             break;
         }
     }
@@ -429,7 +425,7 @@ pub(super) fn stats(c: &Connection, project: &str) -> Result<StoreStats> {
         return Ok(StoreStats::default());
     };
     let events: i64 = c
-        .prepare_cached("SELECT count(*) FROM events INDEXED BY events_time WHERE project = ?1")?
+        .prepare_cached("SELECT coalesce(sum(count), 0) FROM event_blocks WHERE project = ?1")?
         .query_row([pid], |r| r.get(0))?;
     let users: i64 = c
         .prepare_cached("SELECT count(*) FROM users WHERE project = ?1")?

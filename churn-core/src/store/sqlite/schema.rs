@@ -82,7 +82,34 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (project, namespace, key)
     ) WITHOUT ROWID;
     ",
+    // 1 -> 2: events move into blocks (`convert` copies them, then drops `events`).
+    // The block id is its first seq when written, so id order is seq order.
+    "
+    CREATE TABLE event_blocks (
+        id      INTEGER PRIMARY KEY,
+        project INTEGER NOT NULL,
+        min_seq INTEGER NOT NULL,
+        max_seq INTEGER NOT NULL,
+        min_ts  INTEGER NOT NULL,
+        max_ts  INTEGER NOT NULL,
+        count   INTEGER NOT NULL,
+        persons BLOB NOT NULL
+    );
+    CREATE INDEX event_blocks_project ON event_blocks (project, id);
+    CREATE TABLE event_block_data (
+        block INTEGER PRIMARY KEY,
+        data  BLOB NOT NULL
+    );
+    CREATE TABLE event_block_ids (
+        block  INTEGER PRIMARY KEY,
+        hashes BLOB NOT NULL
+    );
+    ",
 ];
+
+/// Code run after a step's SQL: `(version reached, function)`.
+type Conversion = fn(&Connection) -> Result<()>;
+const CONVERSIONS: &[(u32, Conversion)] = &[(2, super::convert::events_to_blocks)];
 
 /// Refuse a file that exists but does not start with the SQLite header, before SQLite
 /// touches it. A missing or empty file is fine (it becomes a new store).
@@ -190,8 +217,13 @@ pub(crate) fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
         Found::Empty => 0,
         Found::Store(v) => v,
     };
-    for step in MIGRATIONS.iter().skip(from as usize) {
+    for (i, step) in MIGRATIONS.iter().enumerate().skip(from as usize) {
         tx.execute_batch(step)?;
+        for (to, convert) in CONVERSIONS {
+            if *to as usize == i + 1 {
+                convert(&tx)?;
+            }
+        }
     }
     if from < SCHEMA_VERSION {
         tx.pragma_update(None, "application_id", APPLICATION_ID)?;

@@ -43,45 +43,178 @@ fn plan_of(s: &SqliteStore, sql: &str) -> String {
     .unwrap()
 }
 
-#[test]
-fn person_lookups_and_purge_use_indexes() {
-    let s = SqliteStore::in_memory().unwrap();
-    let clause = write::person_clause(2, 2)
-        .replace("?1", "1")
-        .replace("?2", "'a'")
-        .replace("?3", "'b'");
-    let person = plan_of(
-        &s,
-        &format!(
-            "SELECT seq FROM events WHERE +project = 1 AND seq >= 1 AND seq <= 100 \
-             AND {clause} ORDER BY seq"
-        ),
-    );
-    assert!(person.contains("events_user"), "{person}");
-    assert!(person.contains("events_anonymous"), "{person}");
-    assert!(person.contains("INTEGER PRIMARY KEY"), "{person}");
-    assert!(!person.contains("TEMP B-TREE"), "{person}");
-    let delete = plan_of(&s, &format!("DELETE FROM events WHERE {clause}"));
-    assert!(delete.contains("events_user"), "{delete}");
-    let purge = plan_of(&s, "SELECT seq FROM events WHERE project = 1 AND ts < 5");
-    assert!(purge.contains("events_time"), "{purge}");
-    let dedup = plan_of(
-        &s,
-        "SELECT seq FROM events WHERE project = 1 AND message_id = 'x'",
-    );
-    assert!(dedup.contains("events_message"), "{dedup}");
+fn count(s: &SqliteStore, sql: &str) -> i64 {
+    s.read(|c| Ok(c.query_row(sql, [], |r| r.get(0))?)).unwrap()
 }
 
 #[test]
-fn full_scans_walk_the_table_in_seq_order_without_sorting() {
+fn block_scans_walk_blocks_in_id_order_without_sorting() {
     let s = SqliteStore::in_memory().unwrap();
-    let p = plan_of(
-        &s,
-        "SELECT seq FROM events NOT INDEXED WHERE project = 1 AND seq >= 3 AND seq <= 9 \
-         AND ts >= 0 ORDER BY seq",
-    );
-    assert!(p.contains("INTEGER PRIMARY KEY"), "{p}");
+    let p = plan_of(&s, &read::BLOCKS.replace("?1", "1").replace('?', "1"));
+    assert!(p.contains("event_blocks_project"), "{p}");
     assert!(!p.contains("TEMP B-TREE"), "{p}");
+}
+
+#[test]
+fn big_batches_are_cut_into_blocks_of_4096() {
+    let s = SqliteStore::in_memory().unwrap();
+    let evs: Vec<_> = (0..10_000)
+        .map(|i| ev("e", &format!("u{}", i % 97), i % 30, &format!("m{i}")))
+        .collect();
+    s.append(P, &evs).unwrap();
+    assert_eq!(count(&s, "SELECT count(*) FROM event_blocks"), 3);
+    assert_eq!(count(&s, "SELECT max(count) FROM event_blocks"), 4096);
+    assert_eq!(
+        count(&s, "SELECT count(*) FROM event_block_data"),
+        count(&s, "SELECT count(*) FROM event_block_ids")
+    );
+    let seqs: Vec<u64> = s
+        .scan_all(P, &ScanRequest::new())
+        .unwrap()
+        .iter()
+        .map(|e| e.seq)
+        .collect();
+    assert_eq!(seqs, (1..=10_000).collect::<Vec<u64>>());
+    let got = s.scan_all(P, &ScanRequest::new().users(["u5"])).unwrap();
+    assert_eq!(
+        got.len(),
+        evs.iter()
+            .filter(|e| e.user_id.as_deref() == Some("u5"))
+            .count()
+    );
+}
+
+#[test]
+fn many_small_batches_keep_seq_order_and_dedup() {
+    let s = SqliteStore::in_memory().unwrap();
+    for b in 0..40 {
+        let evs: Vec<_> = (0..7)
+            .map(|i| ev("e", "u", i, &format!("m{}", b * 5 + i)))
+            .collect();
+        s.append(P, &evs).unwrap();
+    }
+    // 40 batches of 7 with 2 overlapping ids each: 5 new per batch (+2 in the last).
+    assert_eq!(s.stats(P).unwrap().events, 40 * 5 + 2);
+    let seqs: Vec<u64> = s
+        .scan_all(P, &ScanRequest::new())
+        .unwrap()
+        .iter()
+        .map(|e| e.seq)
+        .collect();
+    assert!(seqs.windows(2).all(|w| w[0] < w[1]));
+    // They were merged into one block as they came.
+    assert_eq!(count(&s, "SELECT count(*) FROM event_blocks"), 1);
+    for i in 0..300 {
+        s.append(P, &[ev("e", "v", 1, &format!("single{i}"))])
+            .unwrap();
+    }
+    // A tail block takes new events until it holds 256.
+    assert_eq!(count(&s, "SELECT count(*) FROM event_blocks"), 2);
+    assert_eq!(s.stats(P).unwrap().events, 502);
+    let out = s
+        .append(P, &[ev("e", "v", 1, "single299"), ev("e", "v", 1, "m3")])
+        .unwrap();
+    assert_eq!(out.duplicates, 2);
+}
+
+#[test]
+fn another_writer_on_the_same_file_is_seen_by_dedup() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("two.db");
+    let a = SqliteStore::open(&path).unwrap();
+    let b = SqliteStore::open(&path).unwrap();
+    a.append(P, &[ev("e", "u", 0, "m0")]).unwrap();
+    let out = b.append(P, &[ev("e", "u", 0, "m1")]).unwrap();
+    assert_eq!(out.inserted, 1);
+    // `a` loaded its map before `b` wrote m1: it must still see m1.
+    let out = a
+        .append(P, &[ev("e", "u", 0, "m1"), ev("e", "u", 0, "m0")])
+        .unwrap();
+    assert_eq!((out.inserted, out.duplicates), (0, 2));
+    assert_eq!(b.stats(P).unwrap().events, 2);
+}
+
+#[test]
+fn a_failed_batch_leaves_the_dedup_map_clean() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("fail.db");
+    let s = SqliteStore::open(&path).unwrap();
+    s.append(P, &[ev("e", "u", 0, "m0")]).unwrap();
+    let c = rusqlite::Connection::open(&path).unwrap();
+    c.execute_batch(
+        "CREATE TRIGGER poison BEFORE INSERT ON event_blocks \
+         BEGIN SELECT RAISE(ABORT, 'poisoned'); END; \
+         CREATE TRIGGER poison2 BEFORE UPDATE ON event_blocks \
+         BEGIN SELECT RAISE(ABORT, 'poisoned'); END;",
+    )
+    .unwrap();
+    assert!(s.append(P, &[ev("e", "u", 0, "m1")]).is_err());
+    c.execute_batch("DROP TRIGGER poison; DROP TRIGGER poison2")
+        .unwrap();
+    // m1 was rolled back: it is new again.
+    let out = s.append(P, &[ev("e", "u", 0, "m1")]).unwrap();
+    assert_eq!(out.inserted, 1);
+}
+
+/// Every byte of the store's files.
+fn file_bytes(path: &std::path::Path) -> Vec<u8> {
+    let mut all = std::fs::read(path).unwrap();
+    for ext in ["-wal", "-journal"] {
+        let mut p = path.as_os_str().to_owned();
+        p.push(ext);
+        if let Ok(b) = std::fs::read(std::path::PathBuf::from(p)) {
+            all.extend(b);
+        }
+    }
+    all
+}
+
+fn holds(hay: &[u8], needle: &str) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle.as_bytes())
+}
+
+/// Deleting a person and purging old events leave none of their bytes in the database
+/// or its log (checked by greping the files; fails with `secure_delete(false)`).
+#[test]
+fn erased_data_does_not_stay_in_the_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("gdpr.db");
+    let s = SqliteStore::open(&path).unwrap();
+    // The person's events sit in the middle of a block among other people's.
+    let mut evs: Vec<_> = (0..300)
+        .map(|i| ev("e", &format!("keep{}", i % 5), i % 20, &format!("m{i}")))
+        .collect();
+    for i in [10, 150, 151, 290] {
+        let mut e = ev("e", "Zelda-Secret-Person", 3, &format!("zmsg-{i}-tracked"));
+        e.properties
+            .insert("note".into(), "SecretPropertyValue".into());
+        evs[i] = e;
+    }
+    let mut old = ev("e", "keep1", -300, "OldPurgedMessage");
+    old.properties
+        .insert("note".into(), "OldPurgedPropertyValue".into());
+    evs.push(old);
+    s.append(P, &evs).unwrap();
+    s.sync().unwrap();
+    assert!(holds(&file_bytes(&path), "SecretPropertyValue"));
+    assert_eq!(s.delete_user(P, "Zelda-Secret-Person").unwrap().events, 4);
+    assert_eq!(
+        s.purge_before(P, evs[0].timestamp.add_millis(-1)).unwrap(),
+        1
+    );
+    assert_eq!(s.stats(P).unwrap().events, 296);
+    drop(s);
+    let bytes = file_bytes(&path);
+    for secret in [
+        "Zelda-Secret-Person",
+        "SecretPropertyValue",
+        "zmsg-150-tracked",
+        "OldPurgedMessage",
+        "OldPurgedPropertyValue",
+    ] {
+        assert!(!holds(&bytes, secret), "{secret} is still in the files");
+    }
+    assert!(holds(&bytes, "keep3"), "the other events are still there");
 }
 
 #[test]
@@ -144,25 +277,6 @@ fn owned_scan_pages_and_allows_writes_from_the_visitor() {
         .unwrap();
     assert_eq!(limited.len(), 1500);
     assert_eq!(limited[0].seq, seen[11]);
-}
-
-#[test]
-fn empty_properties_and_context_are_stored_as_null() {
-    let s = SqliteStore::in_memory().unwrap();
-    let mut e = ev("e", "u", 0, "m1");
-    e.properties.clear();
-    s.append(P, &[e.clone()]).unwrap();
-    let nulls: i64 = s
-        .read(|c| {
-            Ok(c.query_row(
-                "SELECT count(*) FROM events WHERE properties IS NULL AND context IS NULL",
-                [],
-                |r| r.get(0),
-            )?)
-        })
-        .unwrap();
-    assert_eq!(nulls, 1);
-    assert_eq!(s.scan_all(P, &ScanRequest::new()).unwrap()[0].event, e);
 }
 
 #[test]

@@ -1,20 +1,21 @@
 //! Write paths. Each function runs inside the one transaction the caller opened, so a
 //! failure anywhere leaves nothing half-written.
 
-use rusqlite::{params, params_from_iter, Connection, OptionalExtension};
+use std::collections::HashSet;
+use std::ops::ControlFlow;
 
-use super::read::{person_ids, read_event, EVENT_COLUMNS};
+use rusqlite::{params, Connection, OptionalExtension};
+
+use super::block::{self, each_hash, message_hash, Builder};
+use super::codec::{Block, RawEvent, BLOCK_EVENTS};
+use super::dedup::{Confirm, Dedup};
+use super::read::person_ids;
 use super::Dict;
 use crate::error::{Error, Result};
 use crate::event::{Event, Message, Properties};
 use crate::store::memory::merge_traits;
 use crate::store::types::{AppendOutcome, DeleteReport};
 use crate::time::Timestamp;
-
-const INSERT_EVENT: &str = "INSERT INTO events (seq, project, message_id, name, user_id, \
-     anonymous_id, ts, received_at, session_id, properties, context) \
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) \
-     ON CONFLICT (project, message_id) DO NOTHING";
 
 /// The id of `project`, created when missing.
 pub(super) fn project_id(c: &Connection, dict: &mut Dict, project: &str) -> Result<i64> {
@@ -38,7 +39,7 @@ pub(super) fn project_id(c: &Connection, dict: &mut Dict, project: &str) -> Resu
 }
 
 /// The id of event name `name` in project `pid`, created when missing.
-fn name_id(c: &Connection, dict: &mut Dict, pid: i64, name: &str) -> Result<i64> {
+pub(super) fn name_id(c: &Connection, dict: &mut Dict, pid: i64, name: &str) -> Result<i64> {
     let names = dict.names.entry(pid).or_default();
     if let Some(id) = names.get(name) {
         return Ok(*id);
@@ -73,6 +74,12 @@ fn json_into<'b, T: serde::Serialize>(
     std::str::from_utf8(buf).map(Some).map_err(Error::storage)
 }
 
+/// What a write transaction may update besides the file: the writer's caches.
+pub(super) struct WriteState<'a> {
+    pub dict: &'a mut Dict,
+    pub dedup: &'a mut Dedup,
+}
+
 /// Reused encode buffers for properties and context.
 #[derive(Default)]
 struct Buffers {
@@ -82,41 +89,40 @@ struct Buffers {
 
 pub(super) fn apply(
     c: &Connection,
-    dict: &mut Dict,
+    w: &mut WriteState<'_>,
     project: &str,
     messages: &[Message],
 ) -> Result<AppendOutcome> {
-    let pid = project_id(c, dict, project)?;
-    let mut seq: i64 = c
-        .prepare_cached("SELECT coalesce(max(max_seq), 0) FROM projects")?
-        .query_row([], |r| r.get(0))?;
+    let pid = project_id(c, w.dict, project)?;
+    let mut seq = current_seq(c)?;
+    w.dedup.prepare(c)?;
     let mut out = AppendOutcome::default();
     let mut bufs = Buffers::default();
-    let mut insert = c.prepare_cached(INSERT_EVENT)?;
+    let mut pending = Builder::default();
+    if messages.iter().any(|m| matches!(m, Message::Track(_))) {
+        // Before any dedup check, so no stale copy of the tail is ever cached.
+        load_small_tail(c, pid, &mut pending)?;
+    }
+    let mut confirm = Confirm::default();
     for m in messages {
         match m {
             Message::Track(e) => {
-                let name = name_id(c, dict, pid, &e.event)?;
-                let props = json_into(&mut bufs.props, e.properties.is_empty(), &e.properties)?;
-                let ctx = json_into(&mut bufs.context, e.context.is_empty(), &e.context)?;
-                let n = insert.execute(params![
-                    seq + 1,
-                    pid,
-                    e.message_id,
-                    name,
-                    e.user_id,
-                    e.anonymous_id,
-                    e.timestamp.millis(),
-                    e.received_at.millis(),
-                    e.session_id,
-                    props,
-                    ctx,
-                ])?;
-                if n == 1 {
-                    seq += 1;
-                    out.inserted += 1;
-                } else {
+                let hash = message_hash(pid, &e.message_id);
+                if w.dedup
+                    .is_stored(c, &mut confirm, &mut pending, pid, hash, &e.message_id)?
+                {
                     out.duplicates += 1;
+                    continue;
+                }
+                let name = name_id(c, w.dict, pid, &e.event)?;
+                seq += 1;
+                let raw = raw_event(&mut bufs, seq, name, e)?;
+                pending.push(&raw, hash);
+                let block = pending.id().unwrap_or(seq as i64);
+                w.dedup.insert(hash, block);
+                out.inserted += 1;
+                if pending.len() >= BLOCK_EVENTS {
+                    pending.insert(c, pid)?;
                 }
             }
             Message::Identify(i) => {
@@ -132,11 +138,64 @@ pub(super) fn apply(
             }
         }
     }
+    pending.insert(c, pid)?;
     if out.inserted > 0 {
         c.prepare_cached("UPDATE projects SET max_seq = ?1 WHERE id = ?2")?
-            .execute(params![seq, pid])?;
+            .execute(params![seq as i64, pid])?;
     }
     Ok(out)
+}
+
+/// A project's last block smaller than this takes the next batch's events (it is
+/// decoded and rewritten), so small batches from the tracker or the server still make
+/// blocks of a useful size. Batches of this size or more never pay for it.
+const MERGE_BELOW: i64 = 256;
+
+/// Load the project's last block into `pending` when it is small.
+fn load_small_tail(c: &Connection, pid: i64, pending: &mut Builder) -> Result<()> {
+    let tail: Option<(i64, i64)> = c
+        .prepare_cached(
+            "SELECT id, count FROM event_blocks WHERE project = ?1 ORDER BY id DESC LIMIT 1",
+        )?
+        .query_row([pid], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    let Some((id, _)) = tail.filter(|t| t.1 < MERGE_BELOW) else {
+        return Ok(());
+    };
+    let Some(data) = block::data(c, id)? else {
+        return Ok(());
+    };
+    Block::parse(&data)?.for_each(true, |e| {
+        pending.push(&e, message_hash(pid, e.message_id));
+        Ok(ControlFlow::Continue(()))
+    })?;
+    pending.extends(id);
+    Ok(())
+}
+
+/// The highest `seq` assigned in any project (seqs are unique across the file).
+fn current_seq(c: &Connection) -> Result<u64> {
+    let seq: i64 = c
+        .prepare_cached("SELECT coalesce(max(max_seq), 0) FROM projects")?
+        .query_row([], |r| r.get(0))?;
+    Ok(seq.max(0) as u64)
+}
+
+/// The stored form of `e` (JSON of properties and context in `bufs`).
+fn raw_event<'a>(bufs: &'a mut Buffers, seq: u64, name: i64, e: &'a Event) -> Result<RawEvent<'a>> {
+    let Buffers { props, context } = bufs;
+    Ok(RawEvent {
+        seq,
+        name,
+        message_id: &e.message_id,
+        user_id: e.user_id.as_deref(),
+        anonymous_id: e.anonymous_id.as_deref(),
+        timestamp: e.timestamp.millis(),
+        received_at: e.received_at.millis(),
+        session_id: e.session_id.as_deref(),
+        properties: json_into(props, e.properties.is_empty(), &e.properties)?,
+        context: json_into(context, e.context.is_empty(), &e.context)?,
+    })
 }
 
 fn ensure_user(c: &Connection, pid: i64, user_id: &str, at: Timestamp) -> Result<()> {
@@ -209,20 +268,6 @@ pub(super) fn set_consent(
     Ok(())
 }
 
-/// `seq IN (..)`: the events whose `user_id` or `anonymous_id` is one of `n` ids bound
-/// from `?first`, in project `?1`. Written as a union so each half uses its index (the
-/// planner does not pick the OR optimisation here).
-pub(super) fn person_clause(first: usize, n: usize) -> String {
-    let list = (first..first + n)
-        .map(|i| format!("?{i}"))
-        .collect::<Vec<_>>()
-        .join(", ");
-    format!(
-        "seq IN (SELECT seq FROM events WHERE project = ?1 AND user_id IN ({list}) \
-         UNION ALL SELECT seq FROM events WHERE project = ?1 AND anonymous_id IN ({list}))"
-    )
-}
-
 /// Remove the user record and every link to or from it: `(users, links)` removed.
 fn forget_user(c: &Connection, pid: i64, user_id: &str) -> Result<(u64, u64)> {
     let users = c
@@ -236,20 +281,67 @@ fn forget_user(c: &Connection, pid: i64, user_id: &str) -> Result<(u64, u64)> {
     Ok((users as u64, links as u64))
 }
 
+/// Rewrite each block in `ids` through `edit`, which sees every event of the block (in
+/// `seq` order) and pushes what stays into the new block; returns how many events
+/// `edit` reported as changed. The dedup map forgets the message ids that went away.
+fn edit_blocks(
+    c: &Connection,
+    dedup: &mut Dedup,
+    pid: i64,
+    ids: &[i64],
+    edit: &mut dyn FnMut(&RawEvent<'_>, &mut Builder, u64) -> Result<bool>,
+) -> Result<u64> {
+    let mut changed = 0u64;
+    let mut next = Builder::default();
+    for &id in ids {
+        let Some(data) = block::data(c, id)? else {
+            continue;
+        };
+        let before = block::hashes(c, id)?;
+        let mut n = 0u64;
+        Block::parse(&data)?.for_each(true, |e| {
+            let hash = message_hash(pid, e.message_id);
+            if edit(&e, &mut next, hash)? {
+                n += 1;
+            }
+            Ok(ControlFlow::Continue(()))
+        })?;
+        if n == 0 {
+            next = Builder::default();
+            continue;
+        }
+        changed += n;
+        let kept: HashSet<u64> = next.hashes().collect();
+        let gone: Vec<u64> = each_hash(&before).filter(|h| !kept.contains(h)).collect();
+        dedup.forget(id, gone);
+        next.replace(c, id)?;
+    }
+    Ok(changed)
+}
+
+fn is_person(e: &RawEvent<'_>, ids: &[String]) -> bool {
+    ids.iter()
+        .any(|i| Some(i.as_str()) == e.user_id || Some(i.as_str()) == e.anonymous_id)
+}
+
 pub(super) fn delete_user(
     c: &Connection,
-    dict: &mut Dict,
+    w: &mut WriteState<'_>,
     project: &str,
     user_id: &str,
-) -> Result<crate::store::types::DeleteReport> {
-    let Some(pid) = existing_project(c, dict, project)? else {
+) -> Result<DeleteReport> {
+    let Some(pid) = existing_project(c, w.dict, project)? else {
         return Ok(DeleteReport::default());
     };
     let ids = person_ids(c, pid, user_id)?;
-    let sql = format!("DELETE FROM events WHERE {}", person_clause(2, ids.len()));
-    let mut values: Vec<&dyn rusqlite::ToSql> = vec![&pid];
-    values.extend(ids.iter().map(|s| s as &dyn rusqlite::ToSql));
-    let events = c.prepare(&sql)?.execute(params_from_iter(values))? as u64;
+    let blocks = block::blocks_of_persons(c, pid, &ids)?;
+    let events = edit_blocks(c, w.dedup, pid, &blocks, &mut |e, next, hash| {
+        if is_person(e, &ids) {
+            return Ok(true);
+        }
+        next.push(e, hash);
+        Ok(false)
+    })?;
     let (users, identities) = forget_user(c, pid, user_id)?;
     Ok(DeleteReport {
         events,
@@ -260,54 +352,35 @@ pub(super) fn delete_user(
 
 pub(super) fn rewrite_user(
     c: &Connection,
-    dict: &mut Dict,
+    w: &mut WriteState<'_>,
     project: &str,
     user_id: &str,
     rewrite: &mut dyn FnMut(Event) -> Event,
 ) -> Result<DeleteReport> {
-    let Some(pid) = existing_project(c, dict, project)? else {
+    let Some(pid) = existing_project(c, w.dict, project)? else {
         return Ok(DeleteReport::default());
     };
     let ids = person_ids(c, pid, user_id)?;
     let names = super::read::load_names(c, pid)?;
-    let sql = format!(
-        "SELECT {EVENT_COLUMNS} FROM events WHERE +project = ?1 AND {} ORDER BY seq",
-        person_clause(2, ids.len())
-    );
-    let mut values: Vec<&dyn rusqlite::ToSql> = vec![&pid];
-    values.extend(ids.iter().map(|s| s as &dyn rusqlite::ToSql));
-    let mut stmt = c.prepare(&sql)?;
-    let mut rows = stmt.query(params_from_iter(values))?;
-    let mut found = Vec::new();
-    while let Some(row) = rows.next()? {
-        found.push(read_event(row, &names)?);
-    }
-    drop(rows);
+    let blocks = block::blocks_of_persons(c, pid, &ids)?;
     let mut bufs = Buffers::default();
-    let mut update = c.prepare_cached(
-        "UPDATE events SET name = ?2, user_id = ?3, anonymous_id = ?4, ts = ?5, \
-         received_at = ?6, session_id = ?7, properties = ?8, context = ?9 WHERE seq = ?1",
-    )?;
-    for stored in &found {
-        let e = rewrite(stored.event.clone());
-        let name = name_id(c, dict, pid, &e.event)?;
-        let props = json_into(&mut bufs.props, e.properties.is_empty(), &e.properties)?;
-        let ctx = json_into(&mut bufs.context, e.context.is_empty(), &e.context)?;
-        update.execute(params![
-            stored.seq as i64,
-            name,
-            e.user_id,
-            e.anonymous_id,
-            e.timestamp.millis(),
-            e.received_at.millis(),
-            e.session_id,
-            props,
-            ctx,
-        ])?;
-    }
+    let WriteState { dict, dedup } = w;
+    let mut edit = |e: &RawEvent<'_>, next: &mut Builder, hash: u64| -> Result<bool> {
+        if !is_person(e, &ids) {
+            next.push(e, hash);
+            return Ok(false);
+        }
+        let old = super::read::owned_event(e, &names)?;
+        let mut new = rewrite(old.event);
+        new.message_id = e.message_id.to_string();
+        let name = name_id(c, dict, pid, &new.event)?;
+        next.push(&raw_event(&mut bufs, e.seq, name, &new)?, hash);
+        Ok(true)
+    };
+    let events = edit_blocks(c, dedup, pid, &blocks, &mut edit)?;
     let (users, identities) = forget_user(c, pid, user_id)?;
     Ok(DeleteReport {
-        events: found.len() as u64,
+        events,
         users,
         identities,
     })
@@ -315,17 +388,43 @@ pub(super) fn rewrite_user(
 
 pub(super) fn purge_before(
     c: &Connection,
-    dict: &mut Dict,
+    w: &mut WriteState<'_>,
     project: &str,
     before: Timestamp,
 ) -> Result<u64> {
-    let Some(pid) = existing_project(c, dict, project)? else {
+    let Some(pid) = existing_project(c, w.dict, project)? else {
         return Ok(0);
     };
-    let n = c
-        .prepare_cached("DELETE FROM events WHERE project = ?1 AND ts < ?2")?
-        .execute(params![pid, before.millis()])?;
-    Ok(n as u64)
+    let before = before.millis();
+    // Whole blocks before the cut go at once; blocks across it are split.
+    let mut stmt = c.prepare_cached(
+        "SELECT id, max_ts < ?2, count FROM event_blocks WHERE project = ?1 AND min_ts < ?2 \
+         ORDER BY id",
+    )?;
+    let found: Vec<(i64, bool, i64)> = stmt
+        .query_map(params![pid, before], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut n = 0u64;
+    let mut split = Vec::new();
+    for (id, whole, count) in found {
+        if whole {
+            w.dedup.forget(id, each_hash(&block::hashes(c, id)?));
+            block::delete(c, id)?;
+            n += count as u64;
+        } else {
+            split.push(id);
+        }
+    }
+    n += edit_blocks(c, w.dedup, pid, &split, &mut |e, next, hash| {
+        if e.timestamp < before {
+            return Ok(true);
+        }
+        next.push(e, hash);
+        Ok(false)
+    })?;
+    Ok(n)
 }
 
 pub(super) fn put_object(
