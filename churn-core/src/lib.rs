@@ -30,6 +30,10 @@ pub mod import;
 pub mod privacy;
 #[cfg(feature = "server")]
 pub mod server;
+// Only the request decoders, for the fuzz targets (feature `decoders` without `server`).
+#[cfg(all(feature = "decoders", not(feature = "server")))]
+#[path = "server/decoders_only.rs"]
+pub mod server;
 pub mod store;
 pub mod time;
 #[cfg(feature = "tracker")]

@@ -327,7 +327,8 @@ impl SegmentExpr {
         Ok(e)
     }
 
-    /// Check the expression: non-empty names, finite numbers, depth <= [`MAX_DEPTH`].
+    /// Check the expression: non-empty names, finite numbers, trait values that are
+    /// literals of the text form (no objects or arrays), depth <= [`MAX_DEPTH`].
     pub fn validate(&self) -> Result<()> {
         self.validate_at(0)
     }
@@ -343,6 +344,13 @@ impl SegmentExpr {
             }
             SegmentExpr::Not(e) => e.validate_at(depth + 1),
             SegmentExpr::Trait(t) if t.key.trim().is_empty() => bad("empty trait name".into()),
+            // The text form has no object or array literals (found by fuzzing: a JSON-form
+            // segment saved with one got a `text` that did not parse back).
+            SegmentExpr::Trait(t) if t.value.is_object() || t.value.is_array() => bad(format!(
+                "trait {:?} compared with an object or array (use a string, number, \
+                 true, false or null)",
+                t.key
+            )),
             SegmentExpr::Metric(m) if !m.value.is_finite() => bad(format!(
                 "metric.{} compared with a non-finite number",
                 m.metric.name()

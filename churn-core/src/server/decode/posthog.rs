@@ -288,7 +288,8 @@ fn map_event(
         (Some(t), Some(s), _) if !ignore_sent_at => {
             Some(Value::from(skew_corrected(t, s, now).millis()))
         }
-        (_, _, Some(o)) => Some(Value::from(now.add_millis(-o).millis())),
+        // Saturating: `-o` overflows for `offset: i64::MIN` (found by fuzzing).
+        (_, _, Some(o)) => Some(Value::from(now.millis().saturating_sub(o))),
         (Some(t), _, _) => Some(Value::from(t.millis())),
         (None, _, _) => ts_value, // absent (now) or unreadable (refused by validation)
     };
