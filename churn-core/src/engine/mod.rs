@@ -328,6 +328,10 @@ impl Engine {
     /// assert_eq!(r.cohorts[0].label, "2026-W02");
     /// assert_eq!(r.cohorts[0].counts, vec![2, 1]);
     /// assert_eq!(r.cohorts[0].percentages, vec![Some(100.0), Some(50.0)]);
+    /// // Week 3 has not ended at the end of the data (the default `as_of`): partial.
+    /// assert_eq!(r.cohorts[0].complete, vec![true, false]);
+    /// let later = RetentionRequest::new().period(Period::Week).as_of(day(19));
+    /// assert_eq!(engine.retention(&later)?.cohorts[0].complete, vec![true, true]);
     /// # Ok::<(), churn_core::Error>(())
     /// ```
     pub fn retention(&self, req: &RetentionRequest) -> Result<RetentionReport> {
