@@ -92,6 +92,8 @@ export interface SessionsOptions extends ActiveUsersOptions { maxGapMs?: number;
 export interface RetentionOptions {
   range?: RangeInput; period?: Period; mode?: 'first_time' | 'recurring'
   start?: ActiveDefinition; returning?: ActiveDefinition; periods?: number
+  /** Periods not over at this time are marked `complete: false` (default: the range end). */
+  asOf?: DateInput
 }
 export interface RevenueOptions extends ActiveUsersOptions {
   currency?: string; revenueEvents?: string[]; signupEvent?: string; cac?: number
@@ -100,7 +102,12 @@ export interface RevenueOptions extends ActiveUsersOptions {
 export interface PeriodActive { start: string; label: string; active_users: number; new_users: number; returning_users: number }
 export interface ActiveUsersReport { period: Period; total_users: number; periods: PeriodActive[]; daily: Array<Record<string, unknown>>; [key: string]: unknown }
 export interface SessionsReport { sessions: number; users: number; mean_duration_ms: number | null; [key: string]: unknown }
-export interface RetentionReport { period: Period; mode: string; cohorts: Array<Record<string, unknown>>; [key: string]: unknown }
+export interface RetentionRow {
+  start: string; label: string; size: number; counts: number[]; percentages: Array<number | null>
+  /** `complete[k]`: period k was over at `as_of` (otherwise its count is partial). */
+  complete: boolean[]
+}
+export interface RetentionReport { period: Period; mode: string; as_of: string | null; cohorts: RetentionRow[]; [key: string]: unknown }
 export interface RevenueReport {
   currency: string | null; period: Period; periods: Array<Record<string, unknown>>
   totals: Record<string, unknown>; ltv: Record<string, unknown>; [key: string]: unknown

@@ -1,6 +1,9 @@
 //! Shared pieces of the churnlens bench programs: a deterministic, realistic event set
 //! and the helpers to time runs and summarise them.
 
+pub mod synth;
+pub mod synth_store;
+
 use std::io::Write;
 use std::path::Path;
 use std::time::Duration;
@@ -205,6 +208,22 @@ pub fn cpu_time() -> Option<Duration> {
     let ticks: u64 = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
     // Linux reports in USER_HZ, which is 100 on every mainstream configuration.
     Some(Duration::from_millis(ticks * 10))
+}
+
+/// Peak resident memory of this process so far (`VmHWM` from `/proc/self/status`;
+/// `None` off Linux).
+pub fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+/// Reset the peak resident memory to the current one (Linux >= 4.0:
+/// `/proc/self/clear_refs` = 5), so a later [`peak_rss_bytes`] measures only what
+/// follows. Returns whether it worked.
+pub fn reset_peak_rss() -> bool {
+    std::fs::write("/proc/self/clear_refs", "5").is_ok()
 }
 
 /// Events per second.

@@ -51,6 +51,10 @@ test('retention: weekly cohorts', async () => {
   assert.equal(r.cohorts[0].label, '2026-W02')
   assert.equal(r.cohorts[0].size, 2)
   assert.deepEqual(r.cohorts[0].counts, [2, 1])
+  // Week 3 is not over at the end of the data: partial.
+  assert.deepEqual(r.cohorts[0].complete, [true, false])
+  const later = await a.retention({ period: 'week', asOf: '2026-01-19' })
+  assert.deepEqual(later.cohorts[0].complete, [true, true])
   await a.close()
 })
 

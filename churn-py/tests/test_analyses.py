@@ -42,6 +42,10 @@ def test_retention_weekly(mem: churnlens.Analytics) -> None:
     assert c["label"] == "2026-W02"
     assert c["counts"] == [2, 1]
     assert c["percentages"] == [100.0, 50.0]
+    # Week 3 is not over at the end of the data: partial.
+    assert c["complete"] == [True, False]
+    later = mem.retention(period="week", as_of=day(19))
+    assert later["cohorts"][0]["complete"] == [True, True]
 
 
 def test_revenue_and_churn_rate(shop: churnlens.Analytics) -> None:

@@ -41,11 +41,22 @@ impl Run for RetentionArgs {
                 .iter()
                 .map(|c| {
                     let mut row = vec![c.label.clone(), c.size.to_string()];
-                    row.extend(c.percentages.iter().map(|p| pct(p.map(|x| x / 100.0))));
+                    row.extend(c.percentages.iter().enumerate().map(|(k, p)| {
+                        let cell = pct(p.map(|x| x / 100.0));
+                        if c.complete.get(k).copied().unwrap_or(true) {
+                            cell
+                        } else {
+                            cell + "*"
+                        }
+                    }));
                     row
                 })
                 .collect();
-            table(&headers, &rows)
+            let mut out = table(&headers, &rows);
+            if r.cohorts.iter().any(|c| c.complete.contains(&false)) {
+                out.push_str("* period not over yet: partial count\n");
+            }
+            out
         })
     }
 }

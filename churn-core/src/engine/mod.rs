@@ -1,9 +1,12 @@
 //! The query engine: a compact columnar view of a project's events and the analyses
 //! that run over it.
 //!
-//! [`Engine::load`] reads a project from any [`Store`] once (core columns through
-//! [`Store::scan_rows`]; paths, referrers and amounts only for `page_view` and revenue
-//! events), and [`Engine::refresh`] later pulls only the events stored since. Analyses
+//! [`Engine::load`] reads a project from any [`Store`] once: the core columns through
+//! [`Store::scan_rows`], without parsing any JSON. Paths, referrers and amounts (of
+//! `page_view` and revenue events only) are read from the store the first time an
+//! analysis needs them (sessions, paths, revenue, segments); active users, retention
+//! and funnels never wait for them. [`Engine::refresh`] later pulls only the events
+//! stored since. Analyses
 //! take an argument struct with `Default` and chained setters and return a serde type.
 //!
 //! Persons: every count is of persons (a user id with every anonymous id linked to
@@ -77,7 +80,7 @@ pub use view::{ContextCapture, RefreshReport};
 
 use std::sync::Arc;
 
-use parking_lot::{Mutex, RwLock};
+use parking_lot::{Mutex, RwLock, RwLockReadGuard};
 use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
@@ -239,6 +242,32 @@ impl Engine {
         Ok(report)
     }
 
+    /// A read guard on the view with paths, attribution and amounts filled (read from
+    /// the store on first use: [`Engine::load`] reads the core columns only).
+    fn props_view(&self) -> Result<RwLockReadGuard<'_, View>> {
+        loop {
+            {
+                let v = self.view.read();
+                if v.props_ready {
+                    return Ok(v);
+                }
+            }
+            let _guard = self.refresh_lock.lock();
+            self.view
+                .write()
+                .ensure_props(self.store.as_ref(), &self.project)?;
+        }
+    }
+
+    /// The view for an analysis: segments may read cached amounts, so a request with a
+    /// segment gets the filled view.
+    fn view_for(&self, segment: Option<&SegmentRef>) -> Result<RwLockReadGuard<'_, View>> {
+        match segment {
+            Some(_) => self.props_view(),
+            None => Ok(self.view.read()),
+        }
+    }
+
     /// The project this engine reads.
     pub fn project(&self) -> &str {
         &self.project
@@ -270,7 +299,7 @@ impl Engine {
     /// Active users: DAU / WAU / MAU, rolling WAU_7 / MAU_30, stickiness, new vs
     /// returning. See [`ActiveUsersRequest`].
     pub fn active_users(&self, req: &ActiveUsersRequest) -> Result<ActiveUsersReport> {
-        let v = self.view.read();
+        let v = self.view_for(req.segment.as_ref())?;
         let who = self.person_mask(&v, req.segment.as_ref())?;
         active::active_users(&v, req, &who)
     }
@@ -302,7 +331,7 @@ impl Engine {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn sessions(&self, req: &SessionsRequest) -> Result<SessionsReport> {
-        let v = self.view.read();
+        let v = self.props_view()?;
         let who = self.person_mask(&v, req.segment.as_ref())?;
         sessions::sessions(&v, req, &who)
     }
@@ -328,10 +357,14 @@ impl Engine {
     /// assert_eq!(r.cohorts[0].label, "2026-W02");
     /// assert_eq!(r.cohorts[0].counts, vec![2, 1]);
     /// assert_eq!(r.cohorts[0].percentages, vec![Some(100.0), Some(50.0)]);
+    /// // Week 3 has not ended at the end of the data (the default `as_of`): partial.
+    /// assert_eq!(r.cohorts[0].complete, vec![true, false]);
+    /// let later = RetentionRequest::new().period(Period::Week).as_of(day(19));
+    /// assert_eq!(engine.retention(&later)?.cohorts[0].complete, vec![true, true]);
     /// # Ok::<(), churn_core::Error>(())
     /// ```
     pub fn retention(&self, req: &RetentionRequest) -> Result<RetentionReport> {
-        let v = self.view.read();
+        let v = self.view_for(req.segment.as_ref())?;
         let who = self.person_mask(&v, req.segment.as_ref())?;
         retention::retention(&v, req, &who)
     }
@@ -368,7 +401,7 @@ impl Engine {
     /// ```
     pub fn revenue(&self, req: &RevenueRequest) -> Result<RevenueReport> {
         {
-            let v = self.view.read();
+            let v = self.props_view()?;
             if req
                 .revenue_events
                 .iter()
@@ -381,6 +414,7 @@ impl Engine {
         let _guard = self.refresh_lock.lock();
         let mut v = self.view.write();
         v.ensure_amounts(self.store.as_ref(), &self.project, &req.revenue_events)?;
+        v.ensure_props(self.store.as_ref(), &self.project)?;
         let who = self.person_mask(&v, req.segment.as_ref())?;
         revenue::revenue(&v, req, &who)
     }
@@ -437,7 +471,7 @@ impl Engine {
         segment: &SegmentRef,
         as_of: Option<Timestamp>,
     ) -> Result<Vec<String>> {
-        let v = self.view.read();
+        let v = self.props_view()?;
         let expr = self.segments().resolve(segment)?;
         let ev = Evaluator::new(
             &v,
@@ -459,7 +493,7 @@ impl Engine {
 
     /// Size and statistics of a segment.
     pub fn segment_stats(&self, segment: &SegmentRef) -> Result<SegmentStats> {
-        let v = self.view.read();
+        let v = self.props_view()?;
         let expr = self.segments().resolve(segment)?;
         let ev = Evaluator::new(&v, self.store.as_ref(), &self.project, &expr, None)?;
         Ok(segment::stats(&ev, &ev.mask(&expr)))
@@ -493,7 +527,7 @@ impl Engine {
     /// # Ok::<(), churn_core::Error>(())
     /// ```
     pub fn funnel(&self, req: &FunnelRequest) -> Result<FunnelReport> {
-        let v = self.view.read();
+        let v = self.view_for(req.segment.as_ref())?;
         let who = self.person_mask(&v, req.segment.as_ref())?;
         let props = self.props.lock().ensure(
             self.store.as_ref(),
@@ -506,7 +540,7 @@ impl Engine {
 
     /// Paths after or before an event, as a Sankey graph. See [`PathsRequest`].
     pub fn paths(&self, req: &PathsRequest) -> Result<PathsReport> {
-        let v = self.view.read();
+        let v = self.props_view()?;
         let who = self.person_mask(&v, req.segment.as_ref())?;
         paths::paths(&v, req, &who)
     }

@@ -56,6 +56,11 @@ impl fmt::Display for RetentionMode {
 /// (any time in that period, also before the start event when k = 0; with the default
 /// conditions column 0 equals the cohort size). Columns stop at the last period of the
 /// range (a triangle) and at `periods` columns.
+///
+/// Completeness: the cell of period `c + k` is *complete* when that period has ended
+/// by `as_of` (default: the range end, which defaults to just after the last event);
+/// a period still running (the current week of a live dashboard) is reported with
+/// `complete: false`, its count so far being a lower bound, not a drop.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
 #[serde(default)]
@@ -74,6 +79,8 @@ pub struct RetentionRequest {
     pub periods: Option<usize>,
     /// Only persons of this segment.
     pub segment: Option<SegmentRef>,
+    /// Periods ending after this time are incomplete (`None`: the range end).
+    pub as_of: Option<Timestamp>,
 }
 
 impl Default for RetentionRequest {
@@ -86,6 +93,7 @@ impl Default for RetentionRequest {
             returning: ActiveDefinition::default(),
             periods: None,
             segment: None,
+            as_of: None,
         }
     }
 }
@@ -130,6 +138,11 @@ impl RetentionRequest {
         self.periods = Some(n);
         self
     }
+    /// Set the time at which completeness is judged (typically "now").
+    pub fn as_of(mut self, t: Timestamp) -> Self {
+        self.as_of = Some(t);
+        self
+    }
 }
 
 /// One cohort.
@@ -145,16 +158,19 @@ pub struct RetentionRow {
     pub counts: Vec<u64>,
     /// `100 * counts[k] / size` (`null` for an empty cohort).
     pub percentages: Vec<Option<f64>>,
+    /// `complete[k]`: period `k` had ended by `as_of` (otherwise its count is partial).
+    #[serde(default)]
+    pub complete: Vec<bool>,
 }
 
 /// Result of [`Engine::retention`](super::Engine::retention).
 ///
 /// ```json
-/// {"period":"week","mode":"first_time","cohorts":[
+/// {"period":"week","mode":"first_time","as_of":"2026-01-22T10:00:00.000Z","cohorts":[
 ///   {"start":"2026-01-05T00:00:00.000Z","label":"2026-W02","size":4,
-///    "counts":[4,2,1],"percentages":[100.0,50.0,25.0]},
+///    "counts":[4,2,1],"percentages":[100.0,50.0,25.0],"complete":[true,true,false]},
 ///   {"start":"2026-01-12T00:00:00.000Z","label":"2026-W03","size":2,
-///    "counts":[2,1],"percentages":[100.0,50.0]}]}
+///    "counts":[2,1],"percentages":[100.0,50.0],"complete":[true,false]}]}
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RetentionReport {
@@ -162,6 +178,9 @@ pub struct RetentionReport {
     pub period: Period,
     /// Mode used.
     pub mode: RetentionMode,
+    /// The time completeness was judged at (`null` when there is no data).
+    #[serde(default)]
+    pub as_of: Option<Timestamp>,
     /// One row per cohort period.
     pub cohorts: Vec<RetentionRow>,
 }
@@ -177,11 +196,14 @@ pub(crate) fn retention(
     let mut report = RetentionReport {
         period: req.period,
         mode: req.mode,
+        as_of: None,
         cohorts: Vec::new(),
     };
     let Some((from, to)) = resolve_range(view, &req.range)? else {
         return Ok(report);
     };
+    let as_of = req.as_of.map_or(to, |t| t.millis());
+    report.as_of = Some(Timestamp::from_millis(as_of));
     let span = Span::of(req.period, from, to)?;
     let ncols = req.periods.unwrap_or(usize::MAX).min(span.len());
     let start_mask = req.start.mask(&view.names);
@@ -236,6 +258,9 @@ pub(crate) fn retention(
                 percentages: cs
                     .iter()
                     .map(|&x| (n > 0).then(|| 100.0 * x as f64 / n as f64))
+                    .collect(),
+                complete: (0..width)
+                    .map(|k| req.period.start(idx + k as i64 + 1).millis() <= as_of)
                     .collect(),
                 counts: cs,
             }

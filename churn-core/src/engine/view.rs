@@ -6,6 +6,13 @@
 //! `(timestamp, seq)`. Strings (names, ids, session ids, paths, currencies) are
 //! interned; per-event data never sits in a hash map.
 //!
+//! Loading is two-phase: the core columns (time, name, id, session) come from
+//! [`Store::scan_rows`] (no JSON is parsed); the per-event context and properties the
+//! view caches (page paths, referrer / UTM attribution, revenue amounts) need full
+//! events from [`Store::scan`] and are read only when an analysis first needs them
+//! ([`View::ensure_props`]: sessions, paths, revenue, segments), then kept up to date
+//! by every later ingest.
+//!
 //! Updating: [`View::ingest`] reads only events with `seq` above the last one seen
 //! (and the identity links), then rebuilds the grouping in one linear pass over the
 //! columns already in memory (a stable counting sort by person, then an adaptive sort of
@@ -76,6 +83,9 @@ pub(crate) struct View {
     pub last_seq: u64,
     pub min_ts: i64,
     pub max_ts: i64,
+    /// `aux` / `attr` are filled for every event (else they wait for
+    /// [`View::ensure_props`]).
+    pub props_ready: bool,
 }
 
 impl View {
@@ -152,7 +162,9 @@ impl View {
             if let Some(e) = err {
                 return Err(e);
             }
-            self.fetch_props(store, project, &mut fresh, upto)?;
+            if self.props_ready {
+                self.fetch_props(store, project, &mut fresh, upto)?;
+            }
         }
         let mut links = Vec::new();
         for l in store.identities(project)? {
@@ -196,6 +208,55 @@ impl View {
             None => NONE,
         };
         fresh.push(r.timestamp.millis(), r.seq, name, id, session);
+        Ok(())
+    }
+
+    /// Fill `aux` / `attr` of every event from the stored context and properties, once
+    /// (later ingests keep them filled).
+    pub(crate) fn ensure_props(&mut self, store: &dyn Store, project: &str) -> Result<()> {
+        if self.props_ready {
+            return Ok(());
+        }
+        let mut names: Vec<String> = Vec::new();
+        if self.capture == ContextCapture::PageViewsAndRevenue {
+            names.push(PAGE_VIEW.to_string());
+            names.extend(self.amount_names.iter().cloned());
+        }
+        let ids: Vec<u32> = names.iter().filter_map(|n| self.names.get(n)).collect();
+        let all = self.capture == ContextCapture::AllEvents;
+        // Positions by seq of the events to fill.
+        let mut by_seq: Vec<(u64, u32)> = (0..self.len())
+            .filter(|&i| all || ids.contains(&self.cols.name[i]))
+            .map(|i| (self.cols.seq[i], i as u32))
+            .collect();
+        by_seq.sort_unstable();
+        if !by_seq.is_empty() {
+            let mut req = ScanRequest::new();
+            if !all {
+                req = req.events(names);
+            }
+            let upto = self.last_seq;
+            let mut cols = std::mem::take(&mut self.cols);
+            let mut err = None;
+            let scanned = store.scan(project, &req, &mut |e| {
+                if e.seq > upto {
+                    return ControlFlow::Break(());
+                }
+                if let Ok(k) = by_seq.binary_search_by_key(&e.seq, |x| x.0) {
+                    if let Err(x) = self.set_props(&mut cols, by_seq[k].1 as usize, &e.event) {
+                        err = Some(x);
+                        return ControlFlow::Break(());
+                    }
+                }
+                ControlFlow::Continue(())
+            });
+            self.cols = cols;
+            scanned?;
+            if let Some(e) = err {
+                return Err(e);
+            }
+        }
+        self.props_ready = true;
         Ok(())
     }
 
@@ -294,6 +355,10 @@ impl View {
             ));
         }
         self.amount_names.extend(missing.iter().cloned());
+        if !self.props_ready {
+            // `ensure_props` will read them with the others.
+            return Ok(());
+        }
         let ids: Vec<u32> = missing.iter().filter_map(|n| self.names.get(n)).collect();
         if ids.is_empty() {
             return Ok(());

@@ -170,7 +170,8 @@ class Analytics:
         ``period``, ``active``, ``max_gap_ms``, ``top``."""
     def retention(self, **options: Any) -> _Report:
         """Retention cohorts. Options: ``range``, ``period``, ``mode``, ``start``,
-        ``returning``, ``periods``."""
+        ``returning``, ``periods``, ``as_of`` (cells of periods not over at that time,
+        default the range end, have ``complete`` false in each cohort's ``complete``)."""
     def revenue(self, **options: Any) -> _Report:
         """Revenue, ARPU, churn rate and LTV per period. Options: ``range``, ``period``,
         ``currency``, ``revenue_events``, ``active``, ``subscription``,

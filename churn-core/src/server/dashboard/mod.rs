@@ -22,7 +22,7 @@ use crate::engine::{
 };
 use crate::error::Result;
 use crate::time::{TimeRange, Timestamp, DAY_MS};
-use svg::{bar_chart, escape, funnel_chart, heatmap, line_chart, num};
+use svg::{bar_chart, escape, funnel_chart, heatmap, line_chart, num, HeatRow};
 
 /// The page at `/`.
 pub const PAGE: &str = include_str!("page.html");
@@ -196,15 +196,23 @@ pub fn build(
         &RetentionRequest::new()
             .range(ret_range)
             .period(Period::Week)
-            .periods(12),
+            .periods(12)
+            .as_of(now),
     )?;
-    let rows: Vec<(String, Vec<Option<f64>>)> = ret
+    let rows: Vec<HeatRow> = ret
         .cohorts
         .iter()
         .rev()
         .take(12)
         .rev()
-        .map(|c| (c.label.clone(), c.percentages.clone()))
+        .map(|c| {
+            let cells = c
+                .percentages
+                .iter()
+                .copied()
+                .zip(c.complete.iter().copied());
+            (c.label.clone(), cells.collect())
+        })
         .collect();
     charts.insert(
         "retention".into(),

@@ -230,9 +230,14 @@ pub fn funnel_chart(title: &str, steps: &[(String, f64, String)]) -> String {
     s
 }
 
-/// A heatmap: rows of `(label, cells)`, cells in `[0, 100]` (percentages) or `None`
-/// (not observable yet), with column headers `0..n`.
-pub fn heatmap(title: &str, rows: &[(String, Vec<Option<f64>>)]) -> String {
+/// A heatmap row: its label and its cells `(value, complete)`.
+pub type HeatRow = (String, Vec<(Option<f64>, bool)>);
+
+/// A heatmap: rows of `(label, cells)`, each cell `(value, complete)` with the value in
+/// `[0, 100]` (percentages) or `None` (nothing to show), with column headers `0..n`.
+/// An incomplete cell (its period is not over) is drawn as a dashed outline marked
+/// "partial" instead of a value that would read as a drop.
+pub fn heatmap(title: &str, rows: &[HeatRow]) -> String {
     let cols = rows.iter().map(|r| r.1.len()).max().unwrap_or(0);
     if rows.is_empty() || cols == 0 {
         return empty(title);
@@ -259,8 +264,21 @@ pub fn heatmap(title: &str, rows: &[(String, Vec<Option<f64>>)]) -> String {
             ty = y + ch * 0.65,
             l = escape(label)
         );
-        for (c, v) in cells.iter().enumerate() {
+        for (c, &(v, complete)) in cells.iter().enumerate() {
             let Some(v) = v else { continue };
+            if !complete {
+                let _ = write!(
+                    s,
+                    r#"<rect class="cell-partial" x="{x:.1}" y="{y:.1}" width="{w:.1}" height="{h:.1}"><title>{l} +{c}: partial, period not over ({v:.1}% so far)</title></rect><text x="{tx:.1}" y="{ty:.1}" class="cellv" text-anchor="middle">…</text>"#,
+                    x = label_w + cw * c as f64 + 0.5,
+                    w = cw - 2.0,
+                    h = ch - 2.0,
+                    l = escape(label),
+                    tx = label_w + cw * (c as f64 + 0.5),
+                    ty = y + ch * 0.65,
+                );
+                continue;
+            }
             let a = (v / 100.0).clamp(0.0, 1.0) * 0.9 + 0.08;
             let _ = write!(
                 s,
@@ -299,8 +317,24 @@ mod tests {
         );
         assert_eq!(f.matches("class=\"bar\"").count(), 2);
         assert!(f.contains("&quot;b&quot;"));
-        let h = heatmap("r", &[("w1".into(), vec![Some(100.0), Some(40.0), None])]);
+        let h = heatmap(
+            "r",
+            &[(
+                "w1".into(),
+                vec![
+                    (Some(100.0), true),
+                    (Some(40.0), true),
+                    (None, true),
+                    (Some(0.0), false),
+                ],
+            )],
+        );
         assert_eq!(h.matches("class=\"cell\"").count(), 2);
+        // The running period is marked partial, not drawn as 0%.
+        assert_eq!(h.matches("class=\"cell-partial\"").count(), 1);
+        assert!(h.contains("partial, period not over (0.0% so far)"));
+        // "0" appears once: the column header, not as a cell value.
+        assert_eq!(h.matches(r#"text-anchor="middle">0</text>"#).count(), 1);
         assert!(line_chart("e", &[]).contains("no data yet"));
         assert!(funnel_chart("e", &[]).contains("no data yet"));
         assert_eq!(nice_max(7.0), 10.0);
