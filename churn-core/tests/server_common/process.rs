@@ -24,7 +24,7 @@ pub struct Serve {
 /// listens. Rate limits are off unless `args` set them. The keys are the default
 /// project's from `<db>.keys` (empty when the store already had projects).
 pub fn serve(db: &Path, args: &[&str], timeout: Duration) -> Serve {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_churn"))
+    let child = Command::new(env!("CARGO_BIN_EXE_churn"))
         .arg("--db")
         .arg(db)
         .args(["serve", "--port", "0", "--ip-rate", "0", "--key-rate", "0"])
@@ -34,8 +34,10 @@ pub fn serve(db: &Path, args: &[&str], timeout: Duration) -> Serve {
         .stderr(Stdio::piped())
         .spawn()
         .expect("cannot start churn serve");
+    // Killed if anything below panics (no orphan server).
+    let mut child = Guard(Some(child));
     let (tx, rx) = channel();
-    let err = child.stderr.take().unwrap();
+    let err = child.0.as_mut().unwrap().stderr.take().unwrap();
     std::thread::spawn(move || {
         for line in BufReader::new(err).lines() {
             let Ok(line) = line else { break };
@@ -53,11 +55,7 @@ pub fn serve(db: &Path, args: &[&str], timeout: Duration) -> Serve {
                     break rest.split_whitespace().next().unwrap().to_string();
                 }
             }
-            Err(e) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!("churn serve did not listen within {timeout:?}: {e}");
-            }
+            Err(e) => panic!("churn serve did not listen within {timeout:?}: {e}"),
         }
     };
     let keys = std::fs::read_to_string(keys_path(db)).unwrap_or_default();
@@ -72,12 +70,24 @@ pub fn serve(db: &Path, args: &[&str], timeout: Duration) -> Serve {
         .parse()
         .expect("listening address");
     Serve {
-        child,
+        child: child.0.take().unwrap(),
         addr,
         url,
         write_key: key("write_key="),
         secret_key: key("secret_key="),
         stderr: rx,
+    }
+}
+
+/// Kills the child when dropped while still held.
+struct Guard(Option<Child>);
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        if let Some(c) = self.0.as_mut() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
     }
 }
 
