@@ -167,7 +167,12 @@ fn sigkill_never_loses_a_2xx() {
             requests_ok[i] += c.join().expect("a client failed");
         }
         let acked_now = acked.lock().clone();
-        check_store(&db, &acked_now, &format!("after kill {kill} (seed {seed})"));
+        check_store(
+            &db,
+            &[churn_core::store::DEFAULT_PROJECT],
+            &acked_now,
+            &format!("after kill {kill} (seed {seed})"),
+        );
     }
     acked_total += acked.lock().len();
     eprintln!(

@@ -428,5 +428,10 @@ fn load_mixed_projects_bad_and_slow_clients() {
         );
     }
     drop(server); // SIGKILL: every 2xx is committed
-    check_store(&db, &tl.acked, "after the load run");
+    check_store(
+        &db,
+        &["shop", "blog", "news"],
+        &tl.acked,
+        "after the load run",
+    );
 }

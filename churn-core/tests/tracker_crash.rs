@@ -172,7 +172,12 @@ impl Run {
         self.kills += 1;
         let acked: HashSet<String> = read_acks(&acks).into_iter().collect();
         self.acked_in_kill_rounds += (acked.len() - acked_before) as u64;
-        check_store(&db, &acked, &format!("after kill {kill}"))
+        check_store(
+            &db,
+            &[churn_core::store::DEFAULT_PROJECT],
+            &acked,
+            &format!("after kill {kill}"),
+        )
     }
 }
 

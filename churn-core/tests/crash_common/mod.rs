@@ -10,7 +10,8 @@ use std::path::Path;
 use std::sync::mpsc::{channel, Receiver};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use churn_core::store::SqliteStore;
+use churn_core::store::{ScanRequest, SqliteStore, Store};
+use std::ops::ControlFlow;
 
 /// The seed from `CHURN_CRASH_SEED`, or a new one; printed so a failure can be replayed.
 pub fn seed(test: &str) -> u64 {
@@ -87,23 +88,31 @@ pub struct Checked {
 /// Reopen the store after a kill (recovery runs here), then check the file with
 /// `PRAGMA integrity_check` and count each message id: every id of `acked` is stored
 /// exactly once and no id twice. Panics with `context` otherwise.
-pub fn check_store(db: &Path, acked: &HashSet<String>, context: &str) -> Checked {
+pub fn check_store(
+    db: &Path,
+    projects: &[&str],
+    acked: &HashSet<String>,
+    context: &str,
+) -> Checked {
     let store = SqliteStore::open(db)
         .unwrap_or_else(|e| panic!("{context}: the store does not reopen: {e}"));
+    let mut counts: HashMap<String, u32> = HashMap::new();
+    let mut stored = 0;
+    for project in projects {
+        store
+            .scan(project, &ScanRequest::new(), &mut |e| {
+                *counts.entry(e.event.message_id).or_default() += 1;
+                stored += 1;
+                ControlFlow::Continue(())
+            })
+            .unwrap_or_else(|e| panic!("{context}: scanning project {project}: {e}"));
+    }
     drop(store);
     let conn = rusqlite::Connection::open(db).unwrap();
     let integrity: String = conn
         .query_row("PRAGMA integrity_check", [], |r| r.get(0))
         .unwrap();
     assert_eq!(integrity, "ok", "{context}: integrity_check");
-    let mut counts: HashMap<String, u32> = HashMap::new();
-    let mut stmt = conn.prepare("SELECT message_id FROM events").unwrap();
-    let rows = stmt.query_map([], |r| r.get::<_, String>(0)).unwrap();
-    let mut stored = 0;
-    for id in rows {
-        *counts.entry(id.unwrap()).or_default() += 1;
-        stored += 1;
-    }
     if let Some((id, n)) = counts.iter().find(|(_, &n)| n > 1) {
         panic!("{context}: message id {id} stored {n} times");
     }
