@@ -85,7 +85,15 @@ impl Dedup {
         if self.map.is_some() && version == self.data_version {
             return Ok(());
         }
-        let mut map = Map::default();
+        let stored: i64 = c.query_row(
+            "SELECT coalesce(sum(count), 0) FROM event_blocks",
+            [],
+            |r| r.get(0),
+        )?;
+        let mut map = Map::with_capacity_and_hasher(
+            usize::try_from(stored).unwrap_or(0) + 4096,
+            Default::default(),
+        );
         let mut stmt = c.prepare("SELECT block, hashes FROM event_block_ids ORDER BY block")?;
         let mut rows = stmt.query([])?;
         while let Some(r) = rows.next()? {
@@ -100,8 +108,11 @@ impl Dedup {
     }
 
     /// Whether `message_id` (hash `hash`) is already stored in the project `pid`, in a
-    /// committed block or in `pending` (the block being built, id `pending_id`).
-    pub fn is_stored(
+    /// committed block or in `pending` (the block being built). When it is not, the map
+    /// records it as stored in block `claim` (the caller stores it there or fails the
+    /// transaction, which drops the map). One map probe in the common case.
+    #[allow(clippy::too_many_arguments)]
+    pub fn check_and_claim(
         &mut self,
         c: &Connection,
         confirm: &mut Confirm,
@@ -109,20 +120,39 @@ impl Dedup {
         pid: i64,
         hash: u64,
         message_id: &str,
+        claim: i64,
     ) -> Result<bool> {
-        let Some(&id) = self.map.as_ref().and_then(|m| m.get(&hash)) else {
+        let Some(map) = self.map.as_mut() else {
             return Ok(false);
         };
-        let in_pending = pending.id() == Some(id);
-        let found = if in_pending {
+        let id = match map.entry(hash) {
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(claim);
+                return Ok(false);
+            }
+            std::collections::hash_map::Entry::Occupied(o) => *o.get(),
+        };
+        let found = if pending.id() == Some(id) {
             pending.holds(hash, message_id)?
         } else {
             confirm.holds(c, id, hash, message_id)?
         };
-        if found {
+        if found || Self::stored_elsewhere(c, confirm, pending, pid, hash, message_id)? {
             return Ok(true);
         }
-        // A hash collision (or a stale entry): look everywhere, the slow way.
+        self.insert(hash, claim);
+        Ok(false)
+    }
+
+    /// A hash collision (or a stale entry): look everywhere, the slow way.
+    fn stored_elsewhere(
+        c: &Connection,
+        confirm: &mut Confirm,
+        pending: &mut Builder,
+        pid: i64,
+        hash: u64,
+        message_id: &str,
+    ) -> Result<bool> {
         if pending.holds(hash, message_id)? {
             return Ok(true);
         }
@@ -147,6 +177,12 @@ impl Dedup {
             }
         }
         Ok(false)
+    }
+
+    /// Point `hash` at block `id` (tests: simulate a collision or a stale entry).
+    #[cfg(test)]
+    pub fn point(&mut self, hash: u64, id: i64) {
+        self.insert(hash, id);
     }
 
     /// Record that `hash` is now stored in block `id`.

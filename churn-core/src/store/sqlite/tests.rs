@@ -135,6 +135,31 @@ fn another_writer_on_the_same_file_is_seen_by_dedup() {
 }
 
 #[test]
+fn a_wrong_dedup_entry_falls_back_to_the_disk() {
+    let s = SqliteStore::in_memory().unwrap();
+    let big: Vec<_> = (0..300)
+        .map(|i| ev("e", "u", 0, &format!("m{i}")))
+        .collect();
+    s.append(P, &big).unwrap();
+    s.append(P, &big[..1]).unwrap();
+    let hash = block::message_hash(1, "m0");
+    s.append(P, &[ev("e", "u", 0, "m300")]).unwrap();
+    // As after a hash collision: the map points m0 at a block that does not hold it.
+    let other: i64 = s
+        .read(|c| Ok(c.query_row("SELECT max(id) FROM event_blocks", [], |r| r.get(0))?))
+        .unwrap();
+    assert!(other > 1, "m300 went to a second block");
+    s.writer.lock().dedup.point(hash, other);
+    let out = s
+        .append(P, &[big[0].clone(), ev("e", "u", 0, "m301")])
+        .unwrap();
+    assert_eq!((out.inserted, out.duplicates), (1, 1));
+    s.writer.lock().dedup.point(hash, 999_999);
+    let out = s.append(P, &big[..1]).unwrap();
+    assert_eq!((out.inserted, out.duplicates), (0, 1));
+}
+
+#[test]
 fn a_failed_batch_leaves_the_dedup_map_clean() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("fail.db");

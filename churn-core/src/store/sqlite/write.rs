@@ -108,8 +108,11 @@ pub(super) fn apply(
         match m {
             Message::Track(e) => {
                 let hash = message_hash(pid, &e.message_id);
+                // The block this event goes to: the pending one, or a new one at seq + 1.
+                let claim = pending.id().unwrap_or(seq as i64 + 1);
+                let (msg, pend) = (&e.message_id, &mut pending);
                 if w.dedup
-                    .is_stored(c, &mut confirm, &mut pending, pid, hash, &e.message_id)?
+                    .check_and_claim(c, &mut confirm, pend, pid, hash, msg, claim)?
                 {
                     out.duplicates += 1;
                     continue;
@@ -118,8 +121,6 @@ pub(super) fn apply(
                 seq += 1;
                 let raw = raw_event(&mut bufs, seq, name, e)?;
                 pending.push(&raw, hash);
-                let block = pending.id().unwrap_or(seq as i64);
-                w.dedup.insert(hash, block);
                 out.inserted += 1;
                 if pending.len() >= BLOCK_EVENTS {
                     pending.insert(c, pid)?;
