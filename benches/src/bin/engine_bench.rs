@@ -99,12 +99,17 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     let reset = churn_benches::reset_peak_rss();
     let rss_data = peak_rss_bytes();
     let store = Arc::new(SynthStore::new(synth));
+    let cpu = churn_benches::cpu_time();
     let t = Instant::now();
     let engine = Engine::load(store.clone(), DEFAULT_PROJECT)?;
     let load_ms = t.elapsed().as_secs_f64() * 1e3;
+    let load_cpu_ms = match (cpu, churn_benches::cpu_time()) {
+        (Some(a), Some(b)) => (b - a).as_secs_f64() * 1e3,
+        _ => f64::NAN,
+    };
     let mem = engine.memory_usage();
     eprintln!(
-        "engine loaded in {load_ms:.0} ms: {} persons, {:.1} B/event columns",
+        "engine loaded in {load_ms:.0} ms ({load_cpu_ms:.0} ms CPU): {} persons, {:.1} B/event columns",
         mem.persons, mem.column_bytes_per_event
     );
     // The first analysis that needs paths / attribution / amounts reads them (full
