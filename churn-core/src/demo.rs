@@ -8,7 +8,9 @@
 //!
 //! Users come in three kinds: *loyal* (40%, active on about a third of the days until
 //! the end), *casual* (35%, active on about one day in eight), and *churners* (25%,
-//! active like loyal users for 2 to 8 weeks after signing up, then gone). Each active
+//! active like loyal users for 2 to 8 weeks after signing up, then nearly gone: like
+//! real churners they come back now and then, on about one day in 200, so a month of
+//! silence makes churn likely but never certain). Each active
 //! day is one session: a landing `page_view` (with the session's referrer), a `login`,
 //! then 0 to 3 more `page_view`s, sometimes an `add_to_cart`
 //! and a `purchase` (`amount` 10..130 USD). Referrers: google, twitter, a newsletter UTM
@@ -107,6 +109,9 @@ impl Rng {
     }
 }
 
+/// Chance that a churner comes back on a given day after leaving.
+const CHURNED_RETURN: f64 = 0.005;
+
 const PAGES: &[&str] = &["/", "/pricing", "/features", "/docs", "/blog", "/account"];
 
 fn context_for(rng: &mut Rng) -> Context {
@@ -173,9 +178,13 @@ pub fn generate(cfg: &DemoConfig) -> Result<Vec<Event>> {
         if rng.unit() < 0.7 {
             out.push(ev("onboarding_completed", t0 + 5 * MINUTE_MS, &s0).build()?);
         }
-        let end_day = last_day.min(cfg.days as i64);
-        for day in signup_day + 1..end_day {
-            if rng.unit() >= p_active {
+        for day in signup_day + 1..cfg.days as i64 {
+            let p = if day < last_day {
+                p_active
+            } else {
+                CHURNED_RETURN
+            };
+            if rng.unit() >= p {
                 continue;
             }
             let mut t = start + day * DAY_MS + (7 * 3_600_000) + rng.below(12 * 3_600_000) as i64;

@@ -1,5 +1,13 @@
 //! Probability calibration: Platt scaling (a logistic curve on the raw score's logit)
 //! and isotonic regression (pool adjacent violators), chosen on a calibration split.
+//!
+//! Neither ever returns exactly 0 or 1: a calibration set of `n` rows cannot support a
+//! probability closer to 0 or 1 than `1 / (n + 2)`. Each isotonic block of `k` rows with
+//! `s` churners is smoothed to Laplace's rule of succession `(s + 1) / (k + 2)` (the
+//! posterior mean under a uniform prior; blocks that then break monotonicity are pooled
+//! again), and Platt's curve is clipped to `[1 / (n + 2), (n + 1) / (n + 2)]`. Without
+//! this a pure top block (every churner of the calibration split above some raw score)
+//! mapped a few percent of all users to exactly 1.0.
 
 use std::str::FromStr;
 
@@ -63,7 +71,9 @@ impl FromStr for CalibrationMethod {
 /// let y = [false, false, true, false, true, false, true, true];
 /// let iso = Calibrator::fit_isotonic(&raw, &y)?;
 /// assert!(iso.apply(0.1) <= iso.apply(0.5) && iso.apply(0.5) <= iso.apply(0.9));
-/// assert_eq!(iso.apply(0.1), 0.0);
+/// // Two retained rows below every churner: (0 + 1) / (2 + 2), never 0.
+/// assert_eq!(iso.apply(0.1), 0.25);
+/// assert!(iso.apply(0.99) < 1.0);
 /// # Ok::<(), churn_core::Error>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -71,21 +81,33 @@ impl FromStr for CalibrationMethod {
 pub enum Calibrator {
     /// Raw probabilities unchanged.
     Identity,
-    /// `sigmoid(a * logit(p) + b)`.
+    /// `sigmoid(a * logit(p) + b)` clipped to `[lo, hi]`.
     Platt {
         /// Slope.
         a: f64,
         /// Offset.
         b: f64,
+        /// Lowest value returned: `1 / (n + 2)` for `n` calibration rows (0 in models
+        /// saved before the clip existed).
+        #[serde(default)]
+        lo: f64,
+        /// Highest value returned: `(n + 1) / (n + 2)` (1 in older models).
+        #[serde(default = "one")]
+        hi: f64,
     },
     /// Piecewise-linear interpolation through `(x, y)` (non-decreasing), clipped at the
-    /// ends, as scikit-learn's `IsotonicRegression(out_of_bounds="clip")`.
+    /// ends, as scikit-learn's `IsotonicRegression(out_of_bounds="clip")`; each `y` is a
+    /// smoothed block rate `(s + 1) / (k + 2)`, so strictly inside (0, 1).
     Isotonic {
         /// Raw probabilities (sorted).
         x: Vec<f64>,
         /// Calibrated values (non-decreasing).
         y: Vec<f64>,
     },
+}
+
+fn one() -> f64 {
+    1.0
 }
 
 fn check(p: &[f64], y: &[bool]) -> Result<()> {
@@ -167,44 +189,57 @@ impl Calibrator {
                 break;
             }
         }
-        Ok(Calibrator::Platt { a, b })
+        let n = y.len() as f64;
+        Ok(Calibrator::Platt {
+            a,
+            b,
+            lo: 1.0 / (n + 2.0),
+            hi: (n + 1.0) / (n + 2.0),
+        })
     }
 
-    /// Isotonic regression by pool adjacent violators (equal scores pooled first).
+    /// Isotonic regression by pool adjacent violators (equal scores pooled first), each
+    /// block smoothed to `(churners + 1) / (rows + 2)` and pooled again where the
+    /// smoothing broke monotonicity (a weighted PAV on the smoothed counts).
     pub fn fit_isotonic(p: &[f64], y: &[bool]) -> Result<Self> {
         check(p, y)?;
         let mut idx: Vec<usize> = (0..p.len()).collect();
         idx.sort_by(|&i, &j| p[i].total_cmp(&p[j]));
-        // Blocks: (x_lo, x_hi, sum_y, count)
-        let mut blocks: Vec<(f64, f64, f64, f64)> = Vec::new();
+        let mut blocks: Vec<Block> = Vec::new();
         for &i in &idx {
             let yi = y[i] as u8 as f64;
             match blocks.last_mut() {
-                Some(last) if last.1 == p[i] => {
-                    last.2 += yi;
-                    last.3 += 1.0;
+                Some(last) if last.hi == p[i] => {
+                    last.sum += yi;
+                    last.count += 1.0;
                 }
-                _ => blocks.push((p[i], p[i], yi, 1.0)),
+                _ => blocks.push(Block {
+                    lo: p[i],
+                    hi: p[i],
+                    sum: yi,
+                    count: 1.0,
+                }),
             }
-            while blocks.len() >= 2 {
-                let n = blocks.len();
-                let (prev, cur) = (blocks[n - 2], blocks[n - 1]);
-                if prev.2 / prev.3 >= cur.2 / cur.3 {
-                    blocks[n - 2] = (prev.0, cur.1, prev.2 + cur.2, prev.3 + cur.3);
-                    blocks.pop();
-                } else {
-                    break;
-                }
-            }
+            pool_adjacent_violators(&mut blocks);
         }
-        let mut xs = Vec::with_capacity(blocks.len() * 2);
-        let mut ys = Vec::with_capacity(blocks.len() * 2);
-        for (lo, hi, s, n) in blocks {
-            xs.push(lo);
-            ys.push(s / n);
-            if hi > lo {
-                xs.push(hi);
-                ys.push(s / n);
+        // Laplace smoothing: one pseudo churner and one pseudo retained row per block.
+        let mut smoothed: Vec<Block> = Vec::with_capacity(blocks.len());
+        for b in blocks {
+            smoothed.push(Block {
+                sum: b.sum + 1.0,
+                count: b.count + 2.0,
+                ..b
+            });
+            pool_adjacent_violators(&mut smoothed);
+        }
+        let mut xs = Vec::with_capacity(smoothed.len() * 2);
+        let mut ys = Vec::with_capacity(smoothed.len() * 2);
+        for b in smoothed {
+            xs.push(b.lo);
+            ys.push(b.rate());
+            if b.hi > b.lo {
+                xs.push(b.hi);
+                ys.push(b.rate());
             }
         }
         Ok(Calibrator::Isotonic { x: xs, y: ys })
@@ -253,7 +288,7 @@ impl Calibrator {
     pub fn apply(&self, p: f64) -> f64 {
         match self {
             Calibrator::Identity => p,
-            Calibrator::Platt { a, b } => sigmoid(a * logit(p) + b),
+            Calibrator::Platt { a, b, lo, hi } => sigmoid(a * logit(p) + b).clamp(*lo, *hi),
             Calibrator::Isotonic { x, y } => {
                 let (Some(&x0), Some(&xn)) = (x.first(), x.last()) else {
                     return p;
@@ -279,7 +314,12 @@ impl Calibrator {
     pub(crate) fn validate(&self) -> Result<()> {
         let ok = match self {
             Calibrator::Identity => true,
-            Calibrator::Platt { a, b } => a.is_finite() && b.is_finite(),
+            Calibrator::Platt { a, b, lo, hi } => {
+                a.is_finite()
+                    && b.is_finite()
+                    && (0.0..=0.5).contains(lo)
+                    && (0.5..=1.0).contains(hi)
+            }
             Calibrator::Isotonic { x, y } => {
                 x.len() == y.len()
                     && x.iter().chain(y).all(|v| v.is_finite())
@@ -305,6 +345,39 @@ impl Calibrator {
     }
 }
 
+/// A run of sorted raw scores `[lo, hi]` sharing one calibrated rate `sum / count`.
+#[derive(Debug, Clone, Copy)]
+struct Block {
+    lo: f64,
+    hi: f64,
+    sum: f64,
+    count: f64,
+}
+
+impl Block {
+    fn rate(&self) -> f64 {
+        self.sum / self.count
+    }
+}
+
+/// Merge the last block into its predecessor while their rates are not increasing.
+fn pool_adjacent_violators(blocks: &mut Vec<Block>) {
+    while blocks.len() >= 2 {
+        let n = blocks.len();
+        let (prev, cur) = (blocks[n - 2], blocks[n - 1]);
+        if prev.rate() < cur.rate() {
+            break;
+        }
+        blocks[n - 2] = Block {
+            lo: prev.lo,
+            hi: cur.hi,
+            sum: prev.sum + cur.sum,
+            count: prev.count + cur.count,
+        };
+        blocks.pop();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -312,19 +385,49 @@ mod tests {
 
     #[test]
     fn isotonic_hand_worked() {
-        // y by score order: 1 0 0 1 -> pools the first three to 1/3, last stays 1.
+        // y by score order: 1 0 0 1 -> pools the first three (1 of 3), the last stays
+        // alone (1 of 1); smoothed: (1 + 1) / (3 + 2) and (1 + 1) / (1 + 2).
         let c =
             Calibrator::fit_isotonic(&[0.1, 0.2, 0.3, 0.4], &[true, false, false, true]).unwrap();
         assert_eq!(
             c,
             Calibrator::Isotonic {
                 x: vec![0.1, 0.3, 0.4],
-                y: vec![1.0 / 3.0, 1.0 / 3.0, 1.0]
+                y: vec![0.4, 0.4, 2.0 / 3.0]
             }
         );
-        assert!((c.apply(0.35) - (1.0 / 3.0 + 0.5 * (2.0 / 3.0))).abs() < 1e-12);
-        assert_eq!(c.apply(0.0), 1.0 / 3.0);
-        assert_eq!(c.apply(0.9), 1.0);
+        assert!((c.apply(0.35) - (0.4 + 0.5 * (2.0 / 3.0 - 0.4))).abs() < 1e-12);
+        assert_eq!(c.apply(0.0), 0.4);
+        assert_eq!(c.apply(0.9), 2.0 / 3.0);
+    }
+
+    #[test]
+    fn smoothing_pools_again_when_it_breaks_monotonicity() {
+        // Raw PAV blocks: [0] (0 of 1) then [1 0 0 0 0 0 0 0 0 0] pooled to 1 of 10 (the
+        // 1 sorts first). Smoothed: 1/3 > 2/12, so they pool: (0 + 1 + 2) / (1 + 10 + 4).
+        let p: Vec<f64> = (0..11).map(|i| i as f64 / 10.0).collect();
+        let y: Vec<bool> = (0..11).map(|i| i == 1).collect();
+        let c = Calibrator::fit_isotonic(&p, &y).unwrap();
+        assert_eq!(
+            c,
+            Calibrator::Isotonic {
+                x: vec![0.0, 1.0],
+                y: vec![3.0 / 15.0, 3.0 / 15.0]
+            }
+        );
+    }
+
+    #[test]
+    fn separable_data_never_gives_0_or_1() {
+        // 40 retained rows below 10 churners: the old fit returned exactly 0 and 1.
+        let p: Vec<f64> = (0..50).map(|i| i as f64 / 50.0).collect();
+        let y: Vec<bool> = (0..50).map(|i| i >= 40).collect();
+        let iso = Calibrator::fit_isotonic(&p, &y).unwrap();
+        assert_eq!(iso.apply(0.0), 1.0 / 42.0);
+        assert_eq!(iso.apply(1.0), 11.0 / 12.0);
+        let platt = Calibrator::fit_platt(&p, &y).unwrap();
+        assert_eq!(platt.apply(0.0), 1.0 / 52.0);
+        assert_eq!(platt.apply(1.0), 51.0 / 52.0);
     }
 
     #[test]
@@ -340,7 +443,7 @@ mod tests {
             p.push(raw);
             y.push(u < truth);
         }
-        let Calibrator::Platt { a, b } = Calibrator::fit_platt(&p, &y).unwrap() else {
+        let Calibrator::Platt { a, b, .. } = Calibrator::fit_platt(&p, &y).unwrap() else {
             panic!("not platt")
         };
         assert!((a - 2.0).abs() < 0.25, "a = {a}");
@@ -362,7 +465,7 @@ mod tests {
 
     proptest! {
         #[test]
-        fn isotonic_is_monotone_and_minimizes_squares_vs_pooled_means(
+        fn isotonic_is_monotone_and_strictly_inside_0_1(
             rows in prop::collection::vec((0u8..20, any::<bool>()), 1..60)
         ) {
             let p: Vec<f64> = rows.iter().map(|r| r.0 as f64 / 20.0).collect();
@@ -373,10 +476,12 @@ mod tests {
             for w in xs.windows(2) {
                 prop_assert!(c.apply(w[0]) <= c.apply(w[1]) + 1e-12);
             }
-            // The fit keeps the label mean (a property of least-squares isotonic fits).
-            let fitted: f64 = p.iter().map(|&v| c.apply(v)).sum();
-            let mean: f64 = y.iter().map(|&v| v as u8 as f64).sum();
-            prop_assert!((fitted - mean).abs() < 1e-9);
+            // Never closer to 0 or 1 than one pseudo row in n + 2 allows.
+            let n = p.len() as f64;
+            for &v in &xs {
+                let q = c.apply(v);
+                prop_assert!(q >= 1.0 / (n + 2.0) - 1e-12 && q <= (n + 1.0) / (n + 2.0) + 1e-12);
+            }
         }
     }
 }

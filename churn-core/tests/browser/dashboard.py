@@ -101,6 +101,10 @@ def main():
         print(f"  at-risk table: {len(rows)} rows")
         if len(rows) < 5:
             fail("the at-risk table is (nearly) empty")
+        probs = re.findall(r"<tr><td>[^<]*</td><td>([0-9.]+)%</td>", dom)
+        print(f"  at-risk probabilities: {probs[:3]} ...")
+        if any(p in ("100.0", "0.0") for p in probs):
+            fail("the at-risk table shows a probability of exactly 0% or 100% (overconfident)")
         if "reasons" not in dom.lower() or "recency" not in dom:
             fail("the at-risk table lists no reasons")
 
