@@ -143,7 +143,9 @@ impl Queue {
         st.buf.push(m);
         st.accepted += 1;
         let len = st.buf.len();
-        if len == self.batch_size || len + st.in_flight == self.capacity {
+        // The first message wakes an idle writer (it then waits for the flush interval
+        // or a full batch); a full batch or queue wakes it at once.
+        if len == 1 || len == self.batch_size || len + st.in_flight == self.capacity {
             self.work.notify_one();
         }
     }

@@ -95,8 +95,12 @@ impl Writer {
                             return;
                         }
                         st.flush_requested = false;
+                        // Idle: sleep until a push wakes us (the first message of a
+                        // batch notifies), with no periodic wake-ups: an idle writer
+                        // costs no CPU and is never caught mid-wake-up by a `fork()`
+                        // of its process (gunicorn workers).
+                        q.work.wait(&mut st);
                         deadline = Instant::now() + self.interval;
-                        q.work.wait_until(&mut st, deadline);
                         continue;
                     }
                     if st.buf.len() >= self.batch_size
