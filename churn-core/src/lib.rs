@@ -17,6 +17,7 @@
 #![deny(clippy::unwrap_used)]
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+pub mod chart;
 #[cfg(feature = "churn")]
 pub mod churn;
 #[cfg(feature = "cli")]
