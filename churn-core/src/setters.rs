@@ -3,7 +3,7 @@
 //!
 //! Each entry is a doc comment and `field: Type;` (sets the field), `field: into Type;`
 //! (takes `impl Into<Type>`), `field: Some(Type);` or `field: Some(into Type);` (sets an
-//! `Option` field). The setter has the field's name and returns the request, so calls
+//! `Option` field), or `field: [into Type];` (collects any iterable of `Into<Type>`). The setter has the field's name and returns the request, so calls
 //! chain: `ActiveUsersRequest::new().range(r).segment("paying")`.
 //!
 //! ```
@@ -22,6 +22,18 @@ macro_rules! builder_setters {
         }
     };
     (@each) => {};
+    (@each $(#[$m:meta])* $name:ident: [into $t:ty]; $($rest:tt)*) => {
+        $(#[$m])*
+        pub fn $name<I, S>(mut self, $name: I) -> Self
+        where
+            I: IntoIterator<Item = S>,
+            S: Into<$t>,
+        {
+            self.$name = $name.into_iter().map(Into::into).collect();
+            self
+        }
+        builder_setters!(@each $($rest)*);
+    };
     (@each $(#[$m:meta])* $name:ident: Some(into $t:ty); $($rest:tt)*) => {
         $(#[$m])*
         pub fn $name(mut self, $name: impl Into<$t>) -> Self {

@@ -94,18 +94,11 @@ impl RevenueRequest {
     pub fn new() -> Self {
         Self::default()
     }
-    /// Set the revenue event names.
-    pub fn revenue_events<I, S>(mut self, names: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        self.revenue_events = names.into_iter().map(Into::into).collect();
-        self
-    }
 }
 
 builder_setters!(RevenueRequest {
+    /// Set the revenue event names.
+    revenue_events: [into String];
     /// Set the range.
     range: TimeRange;
     /// Set the period.
