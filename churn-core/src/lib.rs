@@ -17,6 +17,10 @@
 #![deny(clippy::unwrap_used)]
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+#[macro_use]
+mod setters;
+
+pub mod chart;
 #[cfg(feature = "churn")]
 pub mod churn;
 #[cfg(feature = "cli")]

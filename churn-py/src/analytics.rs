@@ -10,86 +10,28 @@
 //! flushed or closed, so the parent's queued events are written once, by the parent),
 //! and an in-memory instance raises `ClosedError`.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use churn_core::engine::Engine;
-use churn_core::event::{Event, Identify, MessageInput, Rejected};
+use churn_core::engine::{
+    ActiveUsersRequest, FunnelRequest, PathsRequest, ProfileRequest, RetentionRequest,
+    RevenueRequest, SessionsRequest,
+};
+use churn_core::event::{Event, Identify};
 use churn_core::privacy::PrivacyPolicy;
 use churn_core::tracker::Backpressure;
 use churn_core::Error;
-use parking_lot::{Mutex, RwLock};
+use parking_lot::RwLock;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyTuple};
 use serde_json::Value;
 
-use crate::convert::{self, opt_object, opt_timestamp, report, to_json_lazy};
+use crate::convert::{self, opt_object, opt_timestamp, report};
+use crate::engine::analysis;
 use crate::error::{core_err, raise, validation, IntoPy};
-
-/// What is needed to (re)build the core tracker.
-#[derive(Clone)]
-struct Config {
-    path: Option<String>,
-    project: String,
-    batch_size: usize,
-    flush_interval: Duration,
-    queue_capacity: usize,
-    backpressure: Backpressure,
-    privacy: PrivacyPolicy,
-}
-
-impl Config {
-    fn build(&self) -> churn_core::Result<churn_core::Analytics> {
-        let b = churn_core::Analytics::builder();
-        let b = match &self.path {
-            Some(p) => b.path(p),
-            None => b.in_memory(),
-        };
-        b.project(self.project.clone())
-            .batch_size(self.batch_size)
-            .flush_interval(self.flush_interval)
-            .queue_capacity(self.queue_capacity)
-            .backpressure(self.backpressure)
-            .privacy(self.privacy.clone())
-            .build()
-    }
-}
-
-/// One process's core objects.
-pub(crate) struct Core {
-    pid: u32,
-    pub(crate) tracker: churn_core::Analytics,
-    engine: Mutex<Option<Arc<Engine>>>,
-    closed: AtomicBool,
-}
-
-impl Core {
-    fn new(cfg: &Config) -> churn_core::Result<Core> {
-        Ok(Core {
-            pid: std::process::id(),
-            tracker: cfg.build()?,
-            engine: Mutex::new(None),
-            closed: AtomicBool::new(false),
-        })
-    }
-
-    /// The engine, loaded on first use, with every accepted event stored and merged.
-    pub(crate) fn engine(&self) -> churn_core::Result<Arc<Engine>> {
-        self.tracker.flush()?;
-        let mut slot = self.engine.lock();
-        if let Some(e) = slot.as_ref() {
-            e.refresh()?;
-            return Ok(e.clone());
-        }
-        let e = Arc::new(Engine::load(
-            self.tracker.store().clone(),
-            self.tracker.project(),
-        )?);
-        *slot = Some(e.clone());
-        Ok(e)
-    }
-}
+use crate::message::{batch_item, fill_event, finish_event, rejected_from};
+use crate::process::{Config, Core};
 
 /// Product analytics and churn prediction over a SQLite file or in memory.
 #[pyclass(frozen, subclass, module = "churnlens._churnlens")]
@@ -444,7 +386,13 @@ impl Analytics {
         py: Python<'py>,
         options: Option<&Bound<'py, PyDict>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        crate::engine::active_users(self, py, options)
+        analysis(
+            self,
+            py,
+            options,
+            "active_users",
+            |e, r: &ActiveUsersRequest| e.active_users(r),
+        )
     }
 
     /// Sessions: counts, durations, bounces, entry and exit pages.
@@ -454,7 +402,9 @@ impl Analytics {
         py: Python<'py>,
         options: Option<&Bound<'py, PyDict>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        crate::engine::sessions(self, py, options)
+        analysis(self, py, options, "sessions", |e, r: &SessionsRequest| {
+            e.sessions(r)
+        })
     }
 
     /// Retention cohorts.
@@ -464,7 +414,9 @@ impl Analytics {
         py: Python<'py>,
         options: Option<&Bound<'py, PyDict>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        crate::engine::retention(self, py, options)
+        analysis(self, py, options, "retention", |e, r: &RetentionRequest| {
+            e.retention(r)
+        })
     }
 
     /// Revenue, ARPU, churn rate and LTV per period.
@@ -474,7 +426,9 @@ impl Analytics {
         py: Python<'py>,
         options: Option<&Bound<'py, PyDict>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        crate::engine::revenue(self, py, options)
+        analysis(self, py, options, "revenue", |e, r: &RevenueRequest| {
+            e.revenue(r)
+        })
     }
 
     /// Funnel conversion: `steps=["signup", "purchase"]` (or step dicts), `window_ms`,
@@ -485,7 +439,9 @@ impl Analytics {
         py: Python<'py>,
         options: Option<&Bound<'py, PyDict>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        crate::engine::funnel(self, py, options)
+        analysis(self, py, options, "funnel", |e, r: &FunnelRequest| {
+            e.funnel(r)
+        })
     }
 
     /// Paths after or before an event, as a Sankey graph.
@@ -495,7 +451,7 @@ impl Analytics {
         py: Python<'py>,
         options: Option<&Bound<'py, PyDict>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        crate::engine::paths(self, py, options)
+        analysis(self, py, options, "paths", |e, r: &PathsRequest| e.paths(r))
     }
 
     /// The profile of one person (user id or anonymous id).
@@ -511,7 +467,13 @@ impl Analytics {
             None => PyDict::new(py),
         };
         o.set_item("user_id", user_id)?;
-        crate::engine::user_profile(self, py, Some(&o))
+        analysis(
+            self,
+            py,
+            Some(&o),
+            "user_profile",
+            |e, r: &ProfileRequest| e.user_profile(r),
+        )
     }
 
     /// Save a segment: `expr` is filter-language text or the JSON form as a dict.
@@ -646,66 +608,4 @@ impl Analytics {
     ) -> PyResult<Bound<'py, PyAny>> {
         crate::churn::explain(self, py, model, user_id, as_of, top, thresholds)
     }
-}
-
-/// One message of `track_batch` as the core's lenient input.
-fn batch_item(item: &Bound<'_, PyAny>, i: usize) -> PyResult<MessageInput> {
-    if !item.is_instance_of::<PyDict>() {
-        return Err(validation(&format!("messages[{i}]"), "expected a dict"));
-    }
-    let v = to_json_lazy(item, || format!("messages[{i}]"))?;
-    MessageInput::from_value(v).map_err(|e| core_err(e.into()))
-}
-
-/// A conversion failure reported like the core reports a refused message.
-fn rejected_from(py: Python<'_>, index: usize, e: &PyErr) -> Rejected {
-    let v = e.value(py);
-    Rejected {
-        index,
-        code: v
-            .getattr("code")
-            .and_then(|c| c.extract::<String>())
-            .unwrap_or_else(|_| "ERR_VALIDATION".into()),
-        reason: v.str().map(|s| s.to_string()).unwrap_or_default(),
-    }
-}
-
-fn fill_event(
-    mut b: churn_core::event::EventBuilder,
-    user_id: Option<String>,
-    anonymous_id: Option<String>,
-    message_id: Option<String>,
-    session_id: Option<String>,
-) -> churn_core::event::EventBuilder {
-    if let Some(u) = user_id {
-        b = b.user_id(u);
-    }
-    if let Some(a) = anonymous_id {
-        b = b.anonymous_id(a);
-    }
-    if let Some(m) = message_id {
-        b = b.message_id(m);
-    }
-    if let Some(s) = session_id {
-        b = b.session_id(s);
-    }
-    b
-}
-
-fn finish_event(
-    mut b: churn_core::event::EventBuilder,
-    properties: Option<&Bound<'_, PyAny>>,
-    timestamp: Option<&Bound<'_, PyAny>>,
-    context: Option<&Bound<'_, PyAny>>,
-) -> PyResult<churn_core::event::EventBuilder> {
-    if let Some(p) = opt_object(properties, "properties")? {
-        b = b.properties(p);
-    }
-    if let Some(t) = opt_timestamp(timestamp, "timestamp")? {
-        b = b.timestamp(t);
-    }
-    if let Some(c) = opt_object(context, "context")? {
-        b = b.context(convert::from_json(Value::Object(c), "context")?);
-    }
-    Ok(b)
 }

@@ -2,12 +2,9 @@
 //!
 //! Each call stores every accepted event first and merges what the store gained since
 //! the last call (events written by other processes too), with the GIL released.
-//! Adding an analysis is one function here and one method in `analytics.rs`.
+//! Adding an analysis is one method in `analytics.rs` calling [`analysis`].
 
-use churn_core::engine::{
-    ActiveUsersRequest, Engine, FunnelRequest, PathsRequest, ProfileRequest, RetentionRequest,
-    RevenueRequest, SegmentExpr, SegmentRef, SessionsRequest,
-};
+use churn_core::engine::{Engine, SegmentExpr, SegmentRef};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use serde::de::DeserializeOwned;
@@ -18,8 +15,9 @@ use crate::convert::{from_json, opt_timestamp, report, request, to_json};
 use crate::error::IntoPy;
 
 /// Build `Req` from `options`, run `run` on the refreshed engine without the GIL, and
-/// return the report as plain Python objects.
-fn analysis<'py, Req, Rep>(
+/// return the report as plain Python objects. The `Analytics` methods call it with the
+/// analysis name (for error messages) and the engine method.
+pub(crate) fn analysis<'py, Req, Rep>(
     a: &Analytics,
     py: Python<'py>,
     options: Option<&Bound<'py, PyDict>>,
@@ -31,89 +29,15 @@ where
     Rep: Serialize + Send,
 {
     let req: Req = request(options, what)?;
-    let core = a.core()?;
-    let r = py
-        .detach(|| core.engine().and_then(|e| run(&e, &req)))
-        .py_err()?;
-    report(py, &r)
-}
-
-pub fn active_users<'py>(
-    a: &Analytics,
-    py: Python<'py>,
-    o: Option<&Bound<'py, PyDict>>,
-) -> PyResult<Bound<'py, PyAny>> {
-    analysis(a, py, o, "active_users", |e, r: &ActiveUsersRequest| {
-        e.active_users(r)
-    })
-}
-
-pub fn sessions<'py>(
-    a: &Analytics,
-    py: Python<'py>,
-    o: Option<&Bound<'py, PyDict>>,
-) -> PyResult<Bound<'py, PyAny>> {
-    analysis(a, py, o, "sessions", |e, r: &SessionsRequest| e.sessions(r))
-}
-
-pub fn retention<'py>(
-    a: &Analytics,
-    py: Python<'py>,
-    o: Option<&Bound<'py, PyDict>>,
-) -> PyResult<Bound<'py, PyAny>> {
-    analysis(a, py, o, "retention", |e, r: &RetentionRequest| {
-        e.retention(r)
-    })
-}
-
-pub fn revenue<'py>(
-    a: &Analytics,
-    py: Python<'py>,
-    o: Option<&Bound<'py, PyDict>>,
-) -> PyResult<Bound<'py, PyAny>> {
-    analysis(a, py, o, "revenue", |e, r: &RevenueRequest| e.revenue(r))
+    with_engine(a, py, |e| run(e, &req))
 }
 
 pub fn refresh<'py>(a: &Analytics, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-    let core = a.core()?;
-    let r = py
-        .detach(|| core.engine().and_then(|e| e.refresh()))
-        .py_err()?;
-    report(py, &r)
+    with_engine(a, py, |e| e.refresh())
 }
 
 pub fn memory_usage<'py>(a: &Analytics, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-    let core = a.core()?;
-    let r = py
-        .detach(|| core.engine().map(|e| e.memory_usage()))
-        .py_err()?;
-    report(py, &r)
-}
-
-pub fn funnel<'py>(
-    a: &Analytics,
-    py: Python<'py>,
-    o: Option<&Bound<'py, PyDict>>,
-) -> PyResult<Bound<'py, PyAny>> {
-    analysis(a, py, o, "funnel", |e, r: &FunnelRequest| e.funnel(r))
-}
-
-pub fn paths<'py>(
-    a: &Analytics,
-    py: Python<'py>,
-    o: Option<&Bound<'py, PyDict>>,
-) -> PyResult<Bound<'py, PyAny>> {
-    analysis(a, py, o, "paths", |e, r: &PathsRequest| e.paths(r))
-}
-
-pub fn user_profile<'py>(
-    a: &Analytics,
-    py: Python<'py>,
-    o: Option<&Bound<'py, PyDict>>,
-) -> PyResult<Bound<'py, PyAny>> {
-    analysis(a, py, o, "user_profile", |e, r: &ProfileRequest| {
-        e.user_profile(r)
-    })
+    with_engine(a, py, |e| Ok(e.memory_usage()))
 }
 
 /// A segment argument: a saved segment's name (`str`) or an expression (`dict`).

@@ -1,6 +1,7 @@
 //! churnlens for Python: a thin pyo3 layer over churn-core.
 //!
-//! Modules mirror the core: `analytics` (the tracker facade and the Python class),
+//! Modules mirror the core: `analytics` (the Python class; `process` the churn-core objects
+//! behind it, `message` its event arguments),
 //! `engine` (analyses), `churn` (models), `import`, `convert` (Python <-> serde JSON),
 //! `error` (core errors -> exception classes). No analytics logic lives here.
 #![deny(clippy::unwrap_used)]
@@ -11,6 +12,8 @@ mod convert;
 mod engine;
 mod error;
 mod import;
+mod message;
+mod process;
 
 use pyo3::prelude::*;
 

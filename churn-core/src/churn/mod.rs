@@ -42,6 +42,8 @@ mod registry;
 pub mod report;
 mod score;
 mod table;
+#[cfg(feature = "import")]
+mod table_csv;
 pub mod trees;
 
 pub use bgnbd_model::{BgNbdChurnParams, BgNbdModel, INPUT_AGE, INPUT_FREQUENCY, INPUT_RECENCY};
@@ -73,6 +75,6 @@ pub use score::{
     customer_features, predict_customer, score_all, score_matrix, CustomerScore, RiskSegment,
     RiskThresholds,
 };
-#[cfg(feature = "import")]
-pub use table::{read_transactions_csv, read_transactions_csv_lenient};
 pub use table::{EventTable, Transaction};
+#[cfg(feature = "import")]
+pub use table_csv::{read_transactions_csv, read_transactions_csv_lenient};

@@ -36,27 +36,18 @@ impl ActiveUsersRequest {
     pub fn new() -> Self {
         Self::default()
     }
-    /// Set the range.
-    pub fn range(mut self, range: TimeRange) -> Self {
-        self.range = range;
-        self
-    }
-    /// Set the period.
-    pub fn period(mut self, period: Period) -> Self {
-        self.period = period;
-        self
-    }
-    /// Set the activity definition.
-    pub fn active(mut self, active: ActiveDefinition) -> Self {
-        self.active = active;
-        self
-    }
-    /// Restrict to a segment.
-    pub fn segment(mut self, segment: impl Into<SegmentRef>) -> Self {
-        self.segment = Some(segment.into());
-        self
-    }
 }
+
+builder_setters!(ActiveUsersRequest {
+    /// Set the range.
+    range: TimeRange;
+    /// Set the period.
+    period: Period;
+    /// Set the activity definition.
+    active: ActiveDefinition;
+    /// Restrict to a segment.
+    segment: Some(into SegmentRef);
+});
 
 /// Active users in one period.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -186,21 +186,6 @@ impl FunnelRequest {
             ..Self::default()
         }
     }
-    /// Set the range.
-    pub fn range(mut self, range: TimeRange) -> Self {
-        self.range = range;
-        self
-    }
-    /// Set the conversion window.
-    pub fn window_ms(mut self, ms: i64) -> Self {
-        self.window_ms = ms;
-        self
-    }
-    /// Set the mode.
-    pub fn mode(mut self, mode: FunnelMode) -> Self {
-        self.mode = mode;
-        self
-    }
     /// Add an exclusion between steps `from_step` and `to_step` (1-based).
     pub fn exclude(
         mut self,
@@ -215,22 +200,6 @@ impl FunnelRequest {
         });
         self
     }
-    /// Break down by a property of the first step's event.
-    pub fn breakdown(mut self, key: impl Into<String>) -> Self {
-        self.breakdown = Some(key.into());
-        self
-    }
-    /// Bound the user lists.
-    pub fn user_limit(mut self, n: usize) -> Self {
-        self.user_limit = Some(n);
-        self
-    }
-    /// Restrict to a segment.
-    pub fn segment(mut self, segment: impl Into<SegmentRef>) -> Self {
-        self.segment = Some(segment.into());
-        self
-    }
-
     fn validate(&self) -> Result<()> {
         let k = self.steps.len();
         if k == 0 || k > MAX_FUNNEL_STEPS {
@@ -293,6 +262,21 @@ impl FunnelRequest {
         out
     }
 }
+
+builder_setters!(FunnelRequest {
+    /// Set the range.
+    range: TimeRange;
+    /// Set the conversion window.
+    window_ms: i64;
+    /// Set the mode.
+    mode: FunnelMode;
+    /// Break down by a property of the first step's event.
+    breakdown: Some(into String);
+    /// Bound the user lists.
+    user_limit: Some(usize);
+    /// Restrict to a segment.
+    segment: Some(into SegmentRef);
+});
 
 /// One step of a report.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -128,23 +128,14 @@ impl EngineConfig {
     pub fn new() -> Self {
         Self::default()
     }
-
-    /// Set the revenue event names.
-    pub fn revenue_events<I, S>(mut self, names: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        self.revenue_events = names.into_iter().map(Into::into).collect();
-        self
-    }
-
-    /// Set which events' context is cached.
-    pub fn context(mut self, context: ContextCapture) -> Self {
-        self.context = context;
-        self
-    }
 }
+
+builder_setters!(EngineConfig {
+    /// Set the revenue event names.
+    revenue_events: [into String];
+    /// Set which events' context is cached.
+    context: ContextCapture;
+});
 
 /// Memory held by an engine's view. The per-event columns take 36 bytes per event:
 /// timestamp and seq (8 each), and name, raw id, session id, path-or-amount index and

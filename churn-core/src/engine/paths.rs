@@ -99,47 +99,26 @@ impl PathsRequest {
             ..Self::default()
         }
     }
-    /// Set the range.
-    pub fn range(mut self, range: TimeRange) -> Self {
-        self.range = range;
-        self
-    }
-    /// Anchor on page views of this path.
-    pub fn page(mut self, path: impl Into<String>) -> Self {
-        self.page = Some(path.into());
-        self
-    }
-    /// Set the direction.
-    pub fn direction(mut self, d: PathDirection) -> Self {
-        self.direction = d;
-        self
-    }
-    /// Set the depth.
-    pub fn depth(mut self, n: usize) -> Self {
-        self.depth = n;
-        self
-    }
-    /// Set the number of labels kept per step.
-    pub fn top(mut self, n: usize) -> Self {
-        self.top = n;
-        self
-    }
-    /// Label page views by path (default) or by event name.
-    pub fn pages(mut self, on: bool) -> Self {
-        self.pages = on;
-        self
-    }
-    /// Set the events that make up steps.
-    pub fn active(mut self, active: ActiveDefinition) -> Self {
-        self.active = active;
-        self
-    }
-    /// Restrict to a segment.
-    pub fn segment(mut self, segment: impl Into<SegmentRef>) -> Self {
-        self.segment = Some(segment.into());
-        self
-    }
 }
+
+builder_setters!(PathsRequest {
+    /// Set the range.
+    range: TimeRange;
+    /// Anchor on page views of this path.
+    page: Some(into String);
+    /// Set the direction.
+    direction: PathDirection;
+    /// Set the depth.
+    depth: usize;
+    /// Set the number of labels kept per step.
+    top: usize;
+    /// Label page views by path (default) or by event name.
+    pages: bool;
+    /// Set the events that make up steps.
+    active: ActiveDefinition;
+    /// Restrict to a segment.
+    segment: Some(into SegmentRef);
+});
 
 /// A node: a label at a step.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -81,17 +81,14 @@ impl ProfileRequest {
             ..Self::default()
         }
     }
-    /// Set the reference time.
-    pub fn as_of(mut self, t: Timestamp) -> Self {
-        self.as_of = Some(t);
-        self
-    }
-    /// Set the configuration.
-    pub fn config(mut self, c: ProfileConfig) -> Self {
-        self.config = c;
-        self
-    }
 }
+
+builder_setters!(ProfileRequest {
+    /// Set the reference time.
+    as_of: Some(Timestamp);
+    /// Set the configuration.
+    config: ProfileConfig;
+});
 
 /// A feature and how often it was used.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

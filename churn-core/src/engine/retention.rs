@@ -103,47 +103,26 @@ impl RetentionRequest {
     pub fn new() -> Self {
         Self::default()
     }
-    /// Set the range.
-    pub fn range(mut self, range: TimeRange) -> Self {
-        self.range = range;
-        self
-    }
-    /// Set the period.
-    pub fn period(mut self, period: Period) -> Self {
-        self.period = period;
-        self
-    }
-    /// Set the mode.
-    pub fn mode(mut self, mode: RetentionMode) -> Self {
-        self.mode = mode;
-        self
-    }
-    /// Set the start condition.
-    pub fn start(mut self, start: ActiveDefinition) -> Self {
-        self.start = start;
-        self
-    }
-    /// Set the return condition.
-    pub fn returning(mut self, returning: ActiveDefinition) -> Self {
-        self.returning = returning;
-        self
-    }
-    /// Restrict to a segment.
-    pub fn segment(mut self, segment: impl Into<SegmentRef>) -> Self {
-        self.segment = Some(segment.into());
-        self
-    }
-    /// Limit the number of columns.
-    pub fn periods(mut self, n: usize) -> Self {
-        self.periods = Some(n);
-        self
-    }
-    /// Set the time at which completeness is judged (typically "now").
-    pub fn as_of(mut self, t: Timestamp) -> Self {
-        self.as_of = Some(t);
-        self
-    }
 }
+
+builder_setters!(RetentionRequest {
+    /// Set the range.
+    range: TimeRange;
+    /// Set the period.
+    period: Period;
+    /// Set the mode.
+    mode: RetentionMode;
+    /// Set the start condition.
+    start: ActiveDefinition;
+    /// Set the return condition.
+    returning: ActiveDefinition;
+    /// Restrict to a segment.
+    segment: Some(into SegmentRef);
+    /// Limit the number of columns.
+    periods: Some(usize);
+    /// Set the time at which completeness is judged (typically "now").
+    as_of: Some(Timestamp);
+});
 
 /// One cohort.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -94,56 +94,28 @@ impl RevenueRequest {
     pub fn new() -> Self {
         Self::default()
     }
-    /// Set the range.
-    pub fn range(mut self, range: TimeRange) -> Self {
-        self.range = range;
-        self
-    }
-    /// Set the period.
-    pub fn period(mut self, period: Period) -> Self {
-        self.period = period;
-        self
-    }
-    /// Set the report currency.
-    pub fn currency(mut self, code: impl Into<String>) -> Self {
-        self.currency = Some(code.into());
-        self
-    }
-    /// Set the revenue event names.
-    pub fn revenue_events<I, S>(mut self, names: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        self.revenue_events = names.into_iter().map(Into::into).collect();
-        self
-    }
-    /// Set the activity definition.
-    pub fn active(mut self, active: ActiveDefinition) -> Self {
-        self.active = active;
-        self
-    }
-    /// Set the subscription event names.
-    pub fn subscription(mut self, s: SubscriptionEvents) -> Self {
-        self.subscription = s;
-        self
-    }
-    /// Set the signup event name.
-    pub fn signup_event(mut self, name: impl Into<String>) -> Self {
-        self.signup_event = name.into();
-        self
-    }
-    /// Restrict to a segment.
-    pub fn segment(mut self, segment: impl Into<SegmentRef>) -> Self {
-        self.segment = Some(segment.into());
-        self
-    }
-    /// Set the customer acquisition cost.
-    pub fn cac(mut self, cac: f64) -> Self {
-        self.cac = Some(cac);
-        self
-    }
 }
+
+builder_setters!(RevenueRequest {
+    /// Set the revenue event names.
+    revenue_events: [into String];
+    /// Set the range.
+    range: TimeRange;
+    /// Set the period.
+    period: Period;
+    /// Set the report currency.
+    currency: Some(into String);
+    /// Set the activity definition.
+    active: ActiveDefinition;
+    /// Set the subscription event names.
+    subscription: SubscriptionEvents;
+    /// Set the signup event name.
+    signup_event: into String;
+    /// Restrict to a segment.
+    segment: Some(into SegmentRef);
+    /// Set the customer acquisition cost.
+    cac: Some(f64);
+});
 
 /// Figures of one period.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

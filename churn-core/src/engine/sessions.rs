@@ -62,37 +62,22 @@ impl SessionsRequest {
     pub fn new() -> Self {
         Self::default()
     }
-    /// Set the range.
-    pub fn range(mut self, range: TimeRange) -> Self {
-        self.range = range;
-        self
-    }
-    /// Set the period of the per-period counts.
-    pub fn period(mut self, period: Period) -> Self {
-        self.period = period;
-        self
-    }
-    /// Set the events sessions are built from.
-    pub fn active(mut self, active: ActiveDefinition) -> Self {
-        self.active = active;
-        self
-    }
-    /// Set the largest gap inside a session.
-    pub fn max_gap_ms(mut self, ms: i64) -> Self {
-        self.max_gap_ms = ms;
-        self
-    }
-    /// Set the length of the top lists.
-    pub fn top(mut self, n: usize) -> Self {
-        self.top = n;
-        self
-    }
-    /// Restrict to a segment.
-    pub fn segment(mut self, segment: impl Into<SegmentRef>) -> Self {
-        self.segment = Some(segment.into());
-        self
-    }
 }
+
+builder_setters!(SessionsRequest {
+    /// Set the range.
+    range: TimeRange;
+    /// Set the period of the per-period counts.
+    period: Period;
+    /// Set the events sessions are built from.
+    active: ActiveDefinition;
+    /// Set the largest gap inside a session.
+    max_gap_ms: i64;
+    /// Set the length of the top lists.
+    top: usize;
+    /// Restrict to a segment.
+    segment: Some(into SegmentRef);
+});
 
 /// A value and how many sessions have it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -7,26 +7,9 @@
 
 use std::fmt::Write;
 
-/// Escape `&`, `<`, `>`, `"` and `'` for HTML / SVG text and attribute values.
-///
-/// ```
-/// use churn_core::churn::report::escape;
-/// assert_eq!(escape(r#"<b a="1">&'"#), "&lt;b a=&quot;1&quot;&gt;&amp;&#39;");
-/// ```
-pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+use crate::chart;
+
+pub use crate::chart::escape;
 
 const W: f64 = 520.0;
 const H: f64 = 300.0;
@@ -49,16 +32,7 @@ fn open(id: &str, title: &str, w: f64, h: f64) -> String {
 }
 
 fn nice_max(v: f64) -> f64 {
-    if !(v.is_finite() && v > 0.0) {
-        return 1.0;
-    }
-    let mag = 10f64.powf(v.log10().floor());
-    for m in [1.0, 1.2, 1.6, 2.0, 2.4, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0] {
-        if m * mag >= v {
-            return m * mag;
-        }
-    }
-    10.0 * mag
+    chart::nice_max(v, &[1.0, 1.2, 1.6, 2.0, 2.4, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0])
 }
 
 fn fmt_num(v: f64) -> String {
@@ -74,9 +48,7 @@ fn fmt_num(v: f64) -> String {
 /// Y axis with 5 gridlines from 0 to `max`, plus axis labels.
 fn y_axis(s: &mut String, max: f64, y_label: &str, x_label: &str) {
     let ph = H - TOP - BOTTOM;
-    for i in 0..=4 {
-        let v = max * i as f64 / 4.0;
-        let y = TOP + ph - ph * i as f64 / 4.0;
+    for (v, y) in chart::y_ticks(max, TOP, ph) {
         let _ = write!(
             s,
             r##"<line x1="{LEFT}" x2="{x2}" y1="{y:.1}" y2="{y:.1}" stroke="#ddd"/><text x="{tx}" y="{ty:.1}" text-anchor="end" font-size="11">{v}</text>"##,

@@ -4,15 +4,12 @@
 use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 
-use super::binning::BinMapper;
-use super::data::{
-    check_features, sigmoid, training_weights, ClassWeight, Explanation, OutputSpace,
-};
+use super::data::{check_features, sigmoid, ClassWeight, Explanation, OutputSpace};
 use super::forest::check_row;
 use super::rng::SplitMix64;
 use super::shap::tree_shap;
 use super::tree::{GrowParams, Grower, Tree};
-use super::{check_format, feature_importances, MODEL_FORMAT};
+use super::{feature_importances, model_from_json, model_to_json, FitData, MODEL_FORMAT};
 use crate::{Error, Result};
 
 /// Settings of gradient boosting.
@@ -55,42 +52,6 @@ impl Default for GradientBoostingConfig {
 }
 
 impl GradientBoostingConfig {
-    /// Sets the number of trees.
-    pub fn n_trees(mut self, n: usize) -> Self {
-        self.n_trees = n;
-        self
-    }
-    /// Sets the learning rate.
-    pub fn learning_rate(mut self, r: f64) -> Self {
-        self.learning_rate = r;
-        self
-    }
-    /// Sets the depth limit.
-    pub fn max_depth(mut self, d: usize) -> Self {
-        self.max_depth = d;
-        self
-    }
-    /// Sets the fewest rows per leaf.
-    pub fn min_samples_leaf(mut self, n: usize) -> Self {
-        self.min_samples_leaf = n;
-        self
-    }
-    /// Sets the row subsampling share.
-    pub fn subsample(mut self, s: f64) -> Self {
-        self.subsample = s;
-        self
-    }
-    /// Sets class-imbalance handling.
-    pub fn class_weight(mut self, c: ClassWeight) -> Self {
-        self.class_weight = c;
-        self
-    }
-    /// Sets the seed.
-    pub fn seed(mut self, seed: u64) -> Self {
-        self.seed = seed;
-        self
-    }
-
     fn check(&self) -> Result<()> {
         if self.n_trees == 0 {
             return Err(Error::invalid("n_trees", "must be at least 1"));
@@ -111,6 +72,23 @@ impl GradientBoostingConfig {
         Ok(())
     }
 }
+
+builder_setters!(GradientBoostingConfig {
+    /// Sets the number of trees.
+    n_trees: usize;
+    /// Sets the learning rate.
+    learning_rate: f64;
+    /// Sets the depth limit.
+    max_depth: usize;
+    /// Sets the fewest rows per leaf.
+    min_samples_leaf: usize;
+    /// Sets the row subsampling share.
+    subsample: f64;
+    /// Sets class-imbalance handling.
+    class_weight: ClassWeight;
+    /// Sets the seed.
+    seed: u64;
+});
 
 /// A fitted gradient-boosting classifier: `P(churn) = sigmoid(base_score + Σ trees)`.
 ///
@@ -150,21 +128,21 @@ impl GradientBoosting {
         config: &GradientBoostingConfig,
     ) -> Result<Self> {
         config.check()?;
-        let w = training_weights(x, y, weights, config.class_weight)?;
-        let (n, p) = x.dim();
-        let mapper = BinMapper::fit(x);
-        let binned = mapper.transform(x);
+        let FitData {
+            w,
+            n,
+            p,
+            mapper,
+            binned,
+        } = FitData::new(x, y, weights, config.class_weight)?;
         let pos: f64 = w.iter().zip(y).filter(|(_, &l)| l).map(|(w, _)| w).sum();
         let total: f64 = w.iter().sum();
         let base_score = (pos / (total - pos)).ln();
         let params = GrowParams {
-            max_depth: config.max_depth,
-            min_samples_leaf: config.min_samples_leaf.max(1),
             min_child_weight: config.min_child_weight,
             lambda: config.l2,
-            min_gain: 1e-12,
-            features_per_split: None,
             leaf_scale: config.learning_rate,
+            ..GrowParams::base(config.max_depth, config.min_samples_leaf)
         };
         let mut score = vec![base_score; n];
         let (mut grad, mut hess) = (vec![0.0; n], vec![0.0; n]);
@@ -248,25 +226,24 @@ impl GradientBoosting {
 
     /// The model as JSON.
     pub fn to_json(&self) -> Result<String> {
-        serde_json::to_string(self).map_err(|e| Error::Model {
-            message: e.to_string(),
-        })
+        model_to_json(self)
     }
 
     /// A model from [`GradientBoosting::to_json`] output, checked for consistency.
     pub fn from_json(json: &str) -> Result<Self> {
-        let m: Self = serde_json::from_str(json).map_err(|e| Error::Model {
-            message: format!("cannot read gradient boosting JSON: {e}"),
-        })?;
-        check_format(m.format)?;
-        if !m.base_score.is_finite() {
-            return Err(Error::Model {
-                message: "base_score is not finite".into(),
-            });
-        }
-        for t in &m.trees {
-            t.validate(m.n_features)?;
-        }
-        Ok(m)
+        model_from_json(
+            json,
+            "gradient boosting",
+            |m: &Self| (m.format, &m.trees, m.n_features),
+            |m| {
+                if m.base_score.is_finite() {
+                    Ok(())
+                } else {
+                    Err(Error::Model {
+                        message: "base_score is not finite".into(),
+                    })
+                }
+            },
+        )
     }
 }

@@ -4,12 +4,11 @@
 use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 
-use super::binning::BinMapper;
-use super::data::{check_features, training_weights, ClassWeight, Explanation, OutputSpace};
+use super::data::{check_features, ClassWeight, Explanation, OutputSpace};
 use super::rng::SplitMix64;
 use super::shap::tree_shap;
 use super::tree::{GrowParams, Grower, Tree};
-use super::{check_format, feature_importances, MODEL_FORMAT};
+use super::{feature_importances, model_from_json, model_to_json, FitData, MODEL_FORMAT};
 use crate::{Error, Result};
 
 /// Settings of a random forest.
@@ -42,38 +41,20 @@ impl Default for RandomForestConfig {
     }
 }
 
-impl RandomForestConfig {
+builder_setters!(RandomForestConfig {
     /// Sets the number of trees.
-    pub fn n_trees(mut self, n: usize) -> Self {
-        self.n_trees = n;
-        self
-    }
+    n_trees: usize;
     /// Sets the depth limit.
-    pub fn max_depth(mut self, d: usize) -> Self {
-        self.max_depth = d;
-        self
-    }
+    max_depth: usize;
     /// Sets the fewest rows per leaf.
-    pub fn min_samples_leaf(mut self, n: usize) -> Self {
-        self.min_samples_leaf = n;
-        self
-    }
+    min_samples_leaf: usize;
     /// Sets the features tried per split.
-    pub fn max_features(mut self, k: usize) -> Self {
-        self.max_features = Some(k);
-        self
-    }
+    max_features: Some(usize);
     /// Sets class-imbalance handling.
-    pub fn class_weight(mut self, c: ClassWeight) -> Self {
-        self.class_weight = c;
-        self
-    }
+    class_weight: ClassWeight;
     /// Sets the seed.
-    pub fn seed(mut self, seed: u64) -> Self {
-        self.seed = seed;
-        self
-    }
-}
+    seed: u64;
+});
 
 /// A fitted random forest.
 ///
@@ -114,22 +95,20 @@ impl RandomForest {
         if config.n_trees == 0 {
             return Err(Error::invalid("n_trees", "must be at least 1"));
         }
-        let w = training_weights(x, y, weights, config.class_weight)?;
-        let (n, p) = x.dim();
-        let mapper = BinMapper::fit(x);
-        let binned = mapper.transform(x);
+        let FitData {
+            w,
+            n,
+            p,
+            mapper,
+            binned,
+        } = FitData::new(x, y, weights, config.class_weight)?;
         let k = config
             .max_features
             .unwrap_or_else(|| (p as f64).sqrt().round() as usize)
             .clamp(1, p);
         let params = GrowParams {
-            max_depth: config.max_depth,
-            min_samples_leaf: config.min_samples_leaf.max(1),
-            min_child_weight: 0.0,
-            lambda: 0.0,
-            min_gain: 1e-12,
             features_per_split: Some(k),
-            leaf_scale: 1.0,
+            ..GrowParams::base(config.max_depth, config.min_samples_leaf)
         };
         let mut seeds = SplitMix64::new(config.seed);
         let mut trees = Vec::with_capacity(config.n_trees);
@@ -199,21 +178,17 @@ impl RandomForest {
 
     /// The model as JSON.
     pub fn to_json(&self) -> Result<String> {
-        serde_json::to_string(self).map_err(|e| Error::Model {
-            message: e.to_string(),
-        })
+        model_to_json(self)
     }
 
     /// A model from [`RandomForest::to_json`] output, checked for consistency.
     pub fn from_json(json: &str) -> Result<Self> {
-        let m: Self = serde_json::from_str(json).map_err(|e| Error::Model {
-            message: format!("cannot read random forest JSON: {e}"),
-        })?;
-        check_format(m.format)?;
-        for t in &m.trees {
-            t.validate(m.n_features)?;
-        }
-        Ok(m)
+        model_from_json(
+            json,
+            "random forest",
+            |m: &Self| (m.format, &m.trees, m.n_features),
+            |_| Ok(()),
+        )
     }
 }
 

@@ -26,7 +26,13 @@ pub use data::{ClassWeight, Explanation, OutputSpace};
 pub use forest::{RandomForest, RandomForestConfig};
 pub use tree::{Node, Tree};
 
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
 use crate::{Error, Result};
+use binning::Binned;
+use data::training_weights;
+use tree::GrowParams;
 
 /// Version of the serialized model layout; loading another version is an error.
 pub const MODEL_FORMAT: u32 = 1;
@@ -70,4 +76,77 @@ fn sum_trees(trees: &[Tree], x: &ndarray::Array2<f64>) -> Vec<f64> {
         }
     }
     out
+}
+
+/// What both ensembles fit on: the per-row training weights, the matrix shape and the
+/// binned matrix with its bin edges.
+struct FitData {
+    w: Vec<f64>,
+    n: usize,
+    p: usize,
+    mapper: BinMapper,
+    binned: Binned,
+}
+
+impl FitData {
+    fn new(
+        x: &ndarray::Array2<f64>,
+        y: &[bool],
+        weights: Option<&[f64]>,
+        class_weight: ClassWeight,
+    ) -> Result<Self> {
+        let w = training_weights(x, y, weights, class_weight)?;
+        let (n, p) = x.dim();
+        let mapper = BinMapper::fit(x);
+        let binned = mapper.transform(x);
+        Ok(Self {
+            w,
+            n,
+            p,
+            mapper,
+            binned,
+        })
+    }
+}
+
+impl GrowParams {
+    /// Depth and leaf-size limits (a leaf holds at least 1 row), a minimum gain of
+    /// 1e-12, no weight or L2 limit, every feature per split, unscaled leaves: the
+    /// ensembles override what they tune.
+    fn base(max_depth: usize, min_samples_leaf: usize) -> Self {
+        Self {
+            max_depth,
+            min_samples_leaf: min_samples_leaf.max(1),
+            min_child_weight: 0.0,
+            lambda: 0.0,
+            min_gain: 1e-12,
+            features_per_split: None,
+            leaf_scale: 1.0,
+        }
+    }
+}
+
+fn model_to_json<T: Serialize>(m: &T) -> Result<String> {
+    serde_json::to_string(m).map_err(|e| Error::Model {
+        message: e.to_string(),
+    })
+}
+
+/// Parse a model of kind `what` and check its format version and trees.
+fn model_from_json<T: DeserializeOwned>(
+    json: &str,
+    what: &str,
+    parts: impl Fn(&T) -> (u32, &[Tree], usize),
+    check: impl Fn(&T) -> Result<()>,
+) -> Result<T> {
+    let m: T = serde_json::from_str(json).map_err(|e| Error::Model {
+        message: format!("cannot read {what} JSON: {e}"),
+    })?;
+    let (format, trees, n_features) = parts(&m);
+    check_format(format)?;
+    check(&m)?;
+    for t in trees {
+        t.validate(n_features)?;
+    }
+    Ok(m)
 }

@@ -13,6 +13,8 @@
 
 use std::fmt::Write;
 
+use crate::chart;
+
 /// Chart width in SVG units.
 pub const W: f64 = 560.0;
 /// Chart height in SVG units.
@@ -22,21 +24,7 @@ const RIGHT: f64 = 12.0;
 const TOP: f64 = 28.0;
 const BOTTOM: f64 = 40.0;
 
-/// Escape text for HTML and SVG (element content and quoted attributes).
-pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+pub use crate::chart::escape;
 
 /// A number for an axis or a tooltip: integers plainly, others with up to 2 decimals,
 /// thousands as `k`.
@@ -62,24 +50,13 @@ fn open(title: &str, out: &mut String) {
 }
 
 fn nice_max(v: f64) -> f64 {
-    if v <= 0.0 || !v.is_finite() {
-        return 1.0;
-    }
-    let p = 10f64.powf(v.log10().floor());
-    for m in [1.0, 2.0, 2.5, 5.0, 10.0] {
-        if m * p >= v {
-            return m * p;
-        }
-    }
-    10.0 * p
+    chart::nice_max(v, &[1.0, 2.0, 2.5, 5.0, 10.0])
 }
 
 /// Y axis with 4 gridlines from 0 to `max`, and the X axis line.
 fn axes(max: f64, out: &mut String) {
     let plot_h = H - TOP - BOTTOM;
-    for i in 0..=4 {
-        let v = max * i as f64 / 4.0;
-        let y = TOP + plot_h - plot_h * i as f64 / 4.0;
+    for (v, y) in chart::y_ticks(max, TOP, plot_h) {
         let _ = write!(
             out,
             r#"<line x1="{LEFT}" y1="{y:.1}" x2="{x2}" y2="{y:.1}" class="grid"/><text x="{tx}" y="{ty:.1}" class="ylabel" text-anchor="end">{v}</text>"#,

@@ -393,18 +393,7 @@ pub(crate) fn openapi_document() -> Value {
         );
     }
     let ph_ok = report_response(json!({"type": "object", "properties": {"status": {"const": 1}}}));
-    for p in [
-        "/e",
-        "/e/",
-        "/i/v0/e",
-        "/i/v0/e/",
-        "/capture",
-        "/capture/",
-        "/track",
-        "/track/",
-        "/batch",
-        "/batch/",
-    ] {
+    for &p in super::posthog::PATHS {
         let mut op = ingest_op("PostHog capture (array, {api_key, batch, sent_at} or one event; gzip, base64, form data=)", "posthog", "PostHogBody", ph_ok.clone());
         if let Some(m) = op.as_object_mut() {
             m.insert("parameters".into(), json!([

@@ -45,21 +45,7 @@ pub(crate) fn table() -> Table {
             ("/v1/import", Call::Batch),
         ],
     );
-    let t = posthog::add_routes(
-        t,
-        &[
-            "/e",
-            "/e/",
-            "/i/v0/e",
-            "/i/v0/e/",
-            "/capture",
-            "/capture/",
-            "/track",
-            "/track/",
-            "/batch",
-            "/batch/",
-        ],
-    );
+    let t = posthog::add_routes(t, posthog::PATHS);
     let t = native::add_routes(t);
     let t = analytics::add_routes(t);
     let t = churn::add_routes(t);

@@ -12,6 +12,21 @@ use crate::server::decode::{posthog, RequestParts};
 use crate::server::error::ApiError;
 use crate::time::Timestamp;
 
+/// The PostHog capture paths (each GET and POST), as the PostHog SDKs call them; the
+/// router and the OpenAPI document both list these.
+pub(crate) const PATHS: &[&str] = &[
+    "/e",
+    "/e/",
+    "/i/v0/e",
+    "/i/v0/e/",
+    "/capture",
+    "/capture/",
+    "/track",
+    "/track/",
+    "/batch",
+    "/batch/",
+];
+
 pub(crate) fn add_routes(mut t: Table, paths: &[&'static str]) -> Table {
     for &p in paths {
         t = t.add(p, &[Method::GET, Method::POST], handle);
