@@ -140,3 +140,50 @@ fn passwords_are_not_shown() {
         "postgres://u@h:5/x?host=/tmp"
     );
 }
+
+/// Not a check: prints ingest (binary COPY, batches of 10,000) and full-load rates.
+/// `CHURN_PG_BENCH_EVENTS=1000000 cargo test --release -p churn-core --features postgres
+/// --lib pg_ingest_and_load_rates -- --ignored --nocapture`
+#[test]
+#[ignore]
+fn pg_ingest_and_load_rates() {
+    let Some(url) = test_url() else { return };
+    let n: usize = std::env::var("CHURN_PG_BENCH_EVENTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000);
+    let s = std::sync::Arc::new(PostgresStore::connect(&fresh_db(&url, "bench")).unwrap());
+    let events: Vec<_> = (0..n)
+        .map(|i| {
+            ev(
+                "e",
+                &format!("u{}", i % 5_000),
+                (i % 300) as i64,
+                &format!("m{i}"),
+            )
+        })
+        .collect();
+    let t = std::time::Instant::now();
+    for chunk in events.chunks(10_000) {
+        s.append(DEFAULT_PROJECT, chunk).unwrap();
+    }
+    let ingest = t.elapsed().as_secs_f64();
+    let t = std::time::Instant::now();
+    let mut rows = 0usize;
+    s.scan_rows(DEFAULT_PROJECT, &ScanRequest::new(), &mut |_| {
+        rows += 1;
+        std::ops::ControlFlow::Continue(())
+    })
+    .unwrap();
+    let load = t.elapsed().as_secs_f64();
+    assert_eq!(rows, n);
+    let t = std::time::Instant::now();
+    let engine = crate::engine::Engine::load(s.clone(), DEFAULT_PROJECT);
+    let engine_load = t.elapsed().as_secs_f64();
+    println!(
+        "postgres: {n} events: ingest {ingest:.2} s ({:.0} events/s), scan_rows {load:.2} s, \
+         Engine load {engine_load:.2} s ({})",
+        n as f64 / ingest,
+        if engine.is_ok() { "ok" } else { "error" }
+    );
+}
