@@ -43,13 +43,9 @@ async fn lock_project(tx: &Transaction<'_>, project: &str) -> Result<i64> {
     Ok(row.get(0))
 }
 
-/// Copy `events` into the staging table and insert the new ones; returns how many.
-async fn insert_events(
-    tx: &Transaction<'_>,
-    project: &str,
-    max_seq: i64,
-    events: &[&Event],
-) -> Result<u64> {
+/// Copy `events` into the session's staging table (before the project lock is taken,
+/// so concurrent writers overlap this part).
+async fn stage_events(tx: &Transaction<'_>, events: &[&Event]) -> Result<()> {
     let sink = tx
         .copy_in(
             "COPY churn_stage (ord, message_id, ts, event, user_id, anonymous_id, session_id, body)
@@ -75,6 +71,11 @@ async fn insert_events(
         writer.as_mut().write(&row).await.map_err(pg_err)?;
     }
     writer.finish().await.map_err(pg_err)?;
+    Ok(())
+}
+
+/// Insert the staged events not stored yet, numbered after `max_seq`; returns how many.
+async fn insert_staged(tx: &Transaction<'_>, project: &str, max_seq: i64) -> Result<u64> {
     let n = tx
         .execute(
             "INSERT INTO churn_events
@@ -170,8 +171,6 @@ pub(super) async fn apply(
     messages: &[Message],
 ) -> Result<AppendOutcome> {
     let tx = c.transaction().await.map_err(pg_err)?;
-    let max_seq = lock_project(&tx, project).await?;
-    let mut out = AppendOutcome::default();
     let events: Vec<&Event> = messages
         .iter()
         .filter_map(|m| match m {
@@ -180,7 +179,12 @@ pub(super) async fn apply(
         })
         .collect();
     if !events.is_empty() {
-        let n = insert_events(&tx, project, max_seq, &events).await? as usize;
+        stage_events(&tx, &events).await?;
+    }
+    let max_seq = lock_project(&tx, project).await?;
+    let mut out = AppendOutcome::default();
+    if !events.is_empty() {
+        let n = insert_staged(&tx, project, max_seq).await? as usize;
         out.inserted = n;
         out.duplicates = events.len() - n;
     }
