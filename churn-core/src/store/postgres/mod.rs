@@ -60,12 +60,32 @@ pub(crate) fn pg_err(e: tokio_postgres::Error) -> Error {
 /// println!("{} events", s.stats(DEFAULT_PROJECT).unwrap().events);
 /// ```
 pub struct PostgresStore {
-    rt: Runtime,
+    rt: OwnedRuntime,
     url: String,
     /// The URL without its password, for messages.
     shown: String,
     idle: Mutex<Vec<Client>>,
     version: AtomicU32,
+}
+
+/// The store's runtime, shut down without blocking when dropped: the last handle to a
+/// store may be dropped on an async task, where a blocking shutdown would panic.
+struct OwnedRuntime(Option<Runtime>);
+
+impl std::ops::Deref for OwnedRuntime {
+    type Target = Runtime;
+    fn deref(&self) -> &Runtime {
+        // Always `Some` until dropped.
+        self.0.as_ref().expect("runtime present until drop")
+    }
+}
+
+impl Drop for OwnedRuntime {
+    fn drop(&mut self) {
+        if let Some(rt) = self.0.take() {
+            rt.shutdown_background();
+        }
+    }
 }
 
 impl std::fmt::Debug for PostgresStore {
@@ -100,7 +120,7 @@ impl PostgresStore {
             .build()
             .map_err(|e| Error::storage(format!("postgres runtime: {e}")))?;
         let store = PostgresStore {
-            rt,
+            rt: OwnedRuntime(Some(rt)),
             url: url.to_string(),
             shown: redact(url),
             idle: Mutex::new(Vec::new()),

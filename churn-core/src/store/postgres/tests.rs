@@ -121,6 +121,24 @@ fn concurrent_writers_never_duplicate_and_seq_is_dense() {
 }
 
 #[test]
+fn usable_and_droppable_inside_an_async_task() {
+    let Some(url) = test_url() else { return };
+    let db = fresh_db(&url, "async");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async move {
+        let s = PostgresStore::connect(&db).unwrap();
+        s.append(DEFAULT_PROJECT, &[ev("a", "u1", 0, "m1")])
+            .unwrap();
+        assert_eq!(s.stats(DEFAULT_PROJECT).unwrap().events, 1);
+        drop(s);
+    });
+}
+
+#[test]
 fn open_location_picks_postgres_for_urls() {
     let Some(url) = test_url() else { return };
     let db = fresh_db(&url, "loc");
