@@ -77,7 +77,7 @@ pub struct Cli {
 /// Flags shared by every subcommand.
 #[derive(Debug, Clone, clap::Args)]
 pub struct GlobalArgs {
-    /// The store file (SQLite).
+    /// The store: a SQLite file, or a `postgres://user@host/db` URL.
     #[arg(long, global = true, value_name = "PATH", default_value = "churn.db")]
     pub db: PathBuf,
     /// The project (tenant) to work on.
@@ -112,6 +112,12 @@ impl Ctx {
         }
     }
 
+    /// Whether `--db` is a database URL (`postgres://...`) rather than a file.
+    pub fn is_database_url(&self) -> bool {
+        let db = self.db.to_string_lossy();
+        db.starts_with("postgres://") || db.starts_with("postgresql://")
+    }
+
     /// Open (or create) the store at `--db`.
     pub fn open_store(&self) -> Result<Arc<dyn Store>> {
         open_store(&self.db)
@@ -119,6 +125,10 @@ impl Ctx {
 
     /// Open the store at `--db` for reading; a missing file is an error, not a new store.
     pub fn open_existing_store(&self) -> Result<Arc<dyn Store>> {
+        if self.is_database_url() {
+            // A database server: nothing to check on disk (opened read-write).
+            return open_store(&self.db);
+        }
         if !self.db.exists() {
             return Err(Error::NotFound {
                 what: format!(
@@ -134,9 +144,10 @@ impl Ctx {
     }
 }
 
-/// Open (or create) the store at `path`. The one place the CLI picks a backend.
+/// Open (or create) the store at `path`: a SQLite file, or a PostgreSQL database when
+/// it is a `postgres://` URL (see [`crate::store::open_location`]).
 pub fn open_store(path: &Path) -> Result<Arc<dyn Store>> {
-    Ok(Arc::new(SqliteStore::open(path)?))
+    crate::store::open_location(&path.to_string_lossy())
 }
 
 /// Whether an error is a closed output pipe (`churn export | head`): not a failure.

@@ -142,9 +142,13 @@ impl Run for ServeArgs {
             eprintln!("Created project {:?}. These keys are shown once:", keys.project);
             eprintln!("  write key  (SDKs, public):  {}", keys.write_key);
             eprintln!("  secret key (reads, admin):  {}", keys.secret_key);
-            match write_keys_file(&path, keys) {
-                Ok(()) => eprintln!("  also written to {} (mode 0600)", path.display()),
-                Err(e) => eprintln!("  could not write {}: {e}", path.display()),
+            if ctx.is_database_url() {
+                eprintln!("  (not written to a file: the store is a database server)");
+            } else {
+                match write_keys_file(&path, keys) {
+                    Ok(()) => eprintln!("  also written to {} (mode 0600)", path.display()),
+                    Err(e) => eprintln!("  could not write {}: {e}", path.display()),
+                }
             }
         }
         let addr = if self.host.contains(':') && !self.host.starts_with('[') {

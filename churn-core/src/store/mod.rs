@@ -13,6 +13,8 @@
 //! - `scan` visits events in `seq` order.
 
 mod memory;
+#[cfg(feature = "postgres")]
+pub mod postgres;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 mod types;
@@ -21,6 +23,8 @@ mod types;
 pub(crate) mod conformance;
 
 pub use memory::MemoryStore;
+#[cfg(feature = "postgres")]
+pub use postgres::PostgresStore;
 #[cfg(feature = "sqlite")]
 pub use sqlite::{Durability, SqliteOptions, SqliteStore, APPLICATION_ID};
 pub use types::{
@@ -29,6 +33,8 @@ pub use types::{
 };
 
 use std::ops::ControlFlow;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+use std::sync::Arc;
 
 use crate::error::Result;
 use crate::event::{Event, Message};
@@ -39,6 +45,37 @@ pub const DEFAULT_PROJECT: &str = "default";
 
 /// Newest schema version this build writes and reads.
 pub const SCHEMA_VERSION: u32 = 2;
+
+/// Open (or create) the store at `location`: a `postgres://` / `postgresql://` URL
+/// opens a [`PostgresStore`](crate::store::PostgresStore) (feature `postgres`), anything
+/// else is a SQLite file path. The one place a location string picks a backend.
+///
+/// ```
+/// use churn_core::store::{open_location, Store};
+/// let dir = tempfile::tempdir().unwrap();
+/// let path = dir.path().join("churn.db");
+/// let store = open_location(path.to_str().unwrap()).unwrap();
+/// assert_eq!(store.stats("default").unwrap().events, 0);
+/// ```
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub fn open_location(location: &str) -> Result<Arc<dyn Store>> {
+    if location.starts_with("postgres://") || location.starts_with("postgresql://") {
+        #[cfg(feature = "postgres")]
+        return Ok(Arc::new(PostgresStore::connect(location)?));
+        #[cfg(not(feature = "postgres"))]
+        return Err(crate::error::Error::invalid(
+            "db",
+            "this build has no PostgreSQL support (cargo feature `postgres`)",
+        ));
+    }
+    #[cfg(feature = "sqlite")]
+    return Ok(Arc::new(SqliteStore::open(location)?));
+    #[cfg(not(feature = "sqlite"))]
+    Err(crate::error::Error::invalid(
+        "db",
+        "this build has no SQLite support (cargo feature `sqlite`)",
+    ))
+}
 
 /// A place events, users and small named objects are kept.
 ///

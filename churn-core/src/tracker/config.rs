@@ -131,7 +131,8 @@ impl AnalyticsBuilder {
     }
 
     /// Store messages in the SQLite file at `path` (created if missing), opened by
-    /// [`build`](Self::build) with the default [`SqliteOptions`](crate::store::SqliteOptions).
+    /// [`build`](Self::build) with the default [`SqliteOptions`](crate::store::SqliteOptions);
+    /// a `postgres://` URL opens a PostgreSQL store instead (feature `postgres`).
     ///
     /// ```
     /// use churn_core::Analytics;
@@ -232,9 +233,8 @@ impl AnalyticsBuilder {
         #[cfg(feature = "sqlite")]
         let store = match (self.store, self.path) {
             (Some(s), _) => Some(s),
-            (None, Some(p)) => {
-                Some(Arc::new(crate::store::SqliteStore::open(p)?) as Arc<dyn Store>)
-            }
+            // A `postgres://` URL opens PostgreSQL (feature `postgres`), else a file.
+            (None, Some(p)) => Some(crate::store::open_location(&p.to_string_lossy())?),
             (None, None) => None,
         };
         #[cfg(not(feature = "sqlite"))]

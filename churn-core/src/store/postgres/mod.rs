@@ -1,0 +1,314 @@
+//! [`PostgresStore`]: the [`Store`] trait on a shared PostgreSQL database, so several app
+//! servers can write to and read from one store.
+//!
+//! Driver: `tokio-postgres` 0.7 (the well-kept async driver the sync `postgres` crate
+//! wraps; it gives binary `COPY` for bulk ingest). The trait is synchronous, so the store
+//! owns a small current-thread tokio runtime and blocks on it; connections are kept in
+//! a small pool (a connection found closed is dropped and a new one opened on the next
+//! call, so the store recovers when the database restarts).
+//!
+//! Guarantees (the same conformance suite as SQLite and memory):
+//! - every row is keyed by project; `(project, message_id)` is unique, so retries and
+//!   several writers never duplicate an event;
+//! - `seq` is assigned per project in commit order: writers lock the project's counter
+//!   row inside their transaction, so a reader's `after_seq` cursor never skips a row
+//!   committed later with a smaller `seq`;
+//! - batches are copied with `COPY ... FROM STDIN (FORMAT binary)` into a per-session
+//!   staging table, then inserted with one `INSERT ... SELECT`.
+
+mod read;
+mod schema;
+mod write;
+
+use std::future::Future;
+use std::ops::ControlFlow;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use parking_lot::Mutex;
+use tokio::runtime::Runtime;
+use tokio_postgres::{Client, NoTls};
+
+use super::types::*;
+use super::Store;
+use crate::error::{Error, Result};
+use crate::event::{Event, Message};
+use crate::time::Timestamp;
+
+/// Connections kept open for reuse.
+const POOL_SIZE: usize = 4;
+
+/// Whether `location` names a PostgreSQL database (`postgres://` or `postgresql://`).
+///
+/// ```
+/// use churn_core::store::postgres::is_postgres_url;
+/// assert!(is_postgres_url("postgres://localhost/churn"));
+/// assert!(!is_postgres_url("churn.db"));
+/// ```
+pub fn is_postgres_url(location: &str) -> bool {
+    location.starts_with("postgres://") || location.starts_with("postgresql://")
+}
+
+pub(crate) fn pg_err(e: tokio_postgres::Error) -> Error {
+    Error::storage(format!("postgres: {e}"))
+}
+
+/// A [`Store`] in a PostgreSQL database.
+///
+/// ```no_run
+/// use churn_core::store::{PostgresStore, Store, DEFAULT_PROJECT};
+/// let s = PostgresStore::connect("postgres://churn@127.0.0.1/churn").unwrap();
+/// println!("{} events", s.stats(DEFAULT_PROJECT).unwrap().events);
+/// ```
+pub struct PostgresStore {
+    rt: OwnedRuntime,
+    url: String,
+    /// The URL without its password, for messages.
+    shown: String,
+    idle: Mutex<Vec<Client>>,
+    version: AtomicU32,
+}
+
+/// The store's runtime, shut down without blocking when dropped: the last handle to a
+/// store may be dropped on an async task, where a blocking shutdown would panic.
+struct OwnedRuntime(Option<Runtime>);
+
+impl std::ops::Deref for OwnedRuntime {
+    type Target = Runtime;
+    fn deref(&self) -> &Runtime {
+        // Always `Some` until dropped.
+        self.0.as_ref().expect("runtime present until drop")
+    }
+}
+
+impl Drop for OwnedRuntime {
+    fn drop(&mut self) {
+        if let Some(rt) = self.0.take() {
+            rt.shutdown_background();
+        }
+    }
+}
+
+impl std::fmt::Debug for PostgresStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostgresStore")
+            .field("url", &self.shown)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `url` with any password replaced by `***`.
+fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let (auth, host) = match rest.split_once('@') {
+        Some(x) => x,
+        None => return url.to_string(),
+    };
+    match auth.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+        None => url.to_string(),
+    }
+}
+
+impl PostgresStore {
+    /// Connect to the database at `url` (libpq-style URL or key=value string) and bring
+    /// its schema up to date.
+    pub fn connect(url: &str) -> Result<Self> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| Error::storage(format!("postgres runtime: {e}")))?;
+        let store = PostgresStore {
+            rt: OwnedRuntime(Some(rt)),
+            url: url.to_string(),
+            shown: redact(url),
+            idle: Mutex::new(Vec::new()),
+            version: AtomicU32::new(0),
+        };
+        let mut client = store.open_client()?;
+        let v = store.block(schema::migrate(&mut client, &store.shown));
+        store.give_back(client);
+        store.version.store(v?, Ordering::Relaxed);
+        Ok(store)
+    }
+
+    /// Run `fut` to completion on the store's runtime. From inside another tokio
+    /// runtime (where blocking on a second one is refused) it runs on a helper thread.
+    fn block<F: Future + Send>(&self, fut: F) -> F::Output
+    where
+        F::Output: Send,
+    {
+        if tokio::runtime::Handle::try_current().is_ok() {
+            std::thread::scope(|s| {
+                s.spawn(|| self.rt.block_on(fut))
+                    .join()
+                    .unwrap_or_else(|p| std::panic::resume_unwind(p))
+            })
+        } else {
+            self.rt.block_on(fut)
+        }
+    }
+
+    fn open_client(&self) -> Result<Client> {
+        let (client, conn) = self
+            .block(tokio_postgres::connect(&self.url, NoTls))
+            .map_err(|e| Error::storage(format!("postgres: connect to {}: {e}", self.shown)))?;
+        self.rt.spawn(async move {
+            let _ = conn.await;
+        });
+        self.block(client.batch_execute(schema::SESSION_SETUP))
+            .map_err(pg_err)?;
+        Ok(client)
+    }
+
+    /// A pooled connection (or a new one).
+    fn take(&self) -> Result<Client> {
+        loop {
+            let c = self.idle.lock().pop();
+            match c {
+                Some(c) if !c.is_closed() => return Ok(c),
+                Some(_) => continue,
+                None => return self.open_client(),
+            }
+        }
+    }
+
+    fn give_back(&self, c: Client) {
+        let mut idle = self.idle.lock();
+        if !c.is_closed() && idle.len() < POOL_SIZE {
+            idle.push(c);
+        }
+    }
+}
+
+/// Run an expression with a pooled connection bound to `$c`, on the store's runtime.
+macro_rules! with {
+    ($store:expr, |$c:ident| $body:expr) => {{
+        let store = $store;
+        let mut conn = store.take()?;
+        let out = store.block(async {
+            let $c = &mut conn;
+            $body.await
+        });
+        store.give_back(conn);
+        out
+    }};
+}
+
+impl Store for PostgresStore {
+    fn schema_version(&self) -> Result<u32> {
+        with!(self, |c| read::schema_version(c))
+    }
+
+    fn apply(&self, project: &str, messages: &[Message]) -> Result<AppendOutcome> {
+        with!(self, |c| write::apply(c, project, messages))
+    }
+
+    fn scan(
+        &self,
+        project: &str,
+        req: &ScanRequest,
+        visit: &mut dyn FnMut(StoredEvent) -> ControlFlow<()>,
+    ) -> Result<()> {
+        read::paged(self, project, req, true, &mut |seq, row| {
+            let event = read::decode_body(row)?;
+            Ok(visit(StoredEvent { seq, event }))
+        })
+    }
+
+    fn scan_rows(
+        &self,
+        project: &str,
+        req: &ScanRequest,
+        visit: &mut dyn FnMut(&EventRow<'_>) -> ControlFlow<()>,
+    ) -> Result<()> {
+        read::paged(self, project, req, false, &mut |seq, row| {
+            Ok(visit(&read::event_row(seq, row)))
+        })
+    }
+
+    fn user(&self, project: &str, user_id: &str) -> Result<Option<UserRecord>> {
+        let mut v = with!(self, |c| read::users(c, project, Some(user_id)))?;
+        Ok(v.pop())
+    }
+
+    fn users(&self, project: &str) -> Result<Vec<UserRecord>> {
+        with!(self, |c| read::users(c, project, None))
+    }
+
+    fn identities(&self, project: &str) -> Result<Vec<IdentityLink>> {
+        with!(self, |c| read::identities(c, project))
+    }
+
+    fn set_consent(&self, project: &str, id: &str, granted: bool, at: Timestamp) -> Result<()> {
+        with!(self, |c| write::set_consent(c, project, id, granted, at))
+    }
+
+    fn consents(&self, project: &str) -> Result<Vec<ConsentRecord>> {
+        with!(self, |c| read::consents(c, project))
+    }
+
+    fn delete_user(&self, project: &str, user_id: &str) -> Result<DeleteReport> {
+        with!(self, |c| write::delete_user(c, project, user_id))
+    }
+
+    fn rewrite_user(
+        &self,
+        project: &str,
+        user_id: &str,
+        rewrite: &mut dyn FnMut(Event) -> Event,
+    ) -> Result<DeleteReport> {
+        // One transaction spanning the rewrite, which runs here (the closure is not
+        // `Send`): BEGIN, lock and read, rewrite, update, COMMIT on one connection.
+        let conn = self.take()?;
+        let before = self.block(async {
+            conn.batch_execute("BEGIN").await.map_err(pg_err)?;
+            write::lock_person_events(&conn, project, user_id).await
+        })?;
+        // On any error the connection is dropped, which rolls the transaction back.
+        let mut rewritten = Vec::with_capacity(before.len());
+        for (seq, e) in before {
+            let id = e.message_id.clone();
+            let mut new = rewrite(e);
+            new.message_id = id;
+            rewritten.push((seq, new));
+        }
+        let rep = self.block(async {
+            let rep = write::store_rewrite(&conn, project, user_id, &rewritten).await?;
+            conn.batch_execute("COMMIT").await.map_err(pg_err)?;
+            Ok::<_, Error>(rep)
+        })?;
+        self.give_back(conn);
+        Ok(rep)
+    }
+
+    fn purge_before(&self, project: &str, before: Timestamp) -> Result<u64> {
+        with!(self, |c| write::purge_before(c, project, before))
+    }
+
+    fn put_object(&self, project: &str, namespace: &str, key: &str, value: &[u8]) -> Result<()> {
+        with!(self, |c| write::put_object(
+            c, project, namespace, key, value
+        ))
+    }
+
+    fn get_object(&self, project: &str, namespace: &str, key: &str) -> Result<Option<Vec<u8>>> {
+        with!(self, |c| read::get_object(c, project, namespace, key))
+    }
+
+    fn list_objects(&self, project: &str, namespace: &str) -> Result<Vec<String>> {
+        with!(self, |c| read::list_objects(c, project, namespace))
+    }
+
+    fn delete_object(&self, project: &str, namespace: &str, key: &str) -> Result<bool> {
+        with!(self, |c| write::delete_object(c, project, namespace, key))
+    }
+
+    fn stats(&self, project: &str) -> Result<StoreStats> {
+        with!(self, |c| read::stats(c, project))
+    }
+}
+
+#[cfg(test)]
+mod tests;
