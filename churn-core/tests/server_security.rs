@@ -26,23 +26,6 @@ fn config0() -> ServerConfig {
     config().engine_refresh(Duration::ZERO)
 }
 
-/// Send any method; (status, JSON or Null, raw text).
-fn call(method: &str, url: &str, headers: &[(&str, &str)], body: &[u8]) -> (u16, Value, String) {
-    let mut b = ureq::http::Request::builder().method(method).uri(url);
-    for (k, v) in headers {
-        b = b.header(*k, *v);
-    }
-    let req = b.body(body.to_vec()).unwrap();
-    let mut resp = agent().run(req).unwrap();
-    let status = resp.status().as_u16();
-    let text = resp.body_mut().read_to_string().unwrap_or_default();
-    (
-        status,
-        serde_json::from_str(&text).unwrap_or(Value::Null),
-        text,
-    )
-}
-
 /// A well-formed body for the route, so that the key is the only thing wrong.
 fn body_for(method: &str, path: &str) -> Vec<u8> {
     let v = match (method, path) {

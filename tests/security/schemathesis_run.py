@@ -14,14 +14,16 @@ usage: schemathesis_run.py CHURN_BINARY SCHEMATHESIS_BINARY [MAX_TIME_SECONDS] [
 """
 import json
 import os
-import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "..", "churn-core", "tests", "browser"))
+from serve_util import SERVE_PATTERNS, start, stop  # noqa: E402
 
 
 def fail(msg):
@@ -42,27 +44,11 @@ def main():
     max_time = int(sys.argv[3]) if len(sys.argv) > 3 else 60
     report_dir = os.path.abspath(sys.argv[4]) if len(sys.argv) > 4 else None
     tmp = tempfile.mkdtemp(prefix="churn-schemathesis-")
-    log_path = os.path.join(tmp, "serve.log")
-    log = open(log_path, "w")
     # Rate limits off: schemathesis measures behaviour, not throttling.
-    server = subprocess.Popen(
-        [churn, "--db", os.path.join(tmp, "churn.db"), "serve", "--port", "0",
-         "--ip-rate", "0", "--key-rate", "0"],
-        stdout=log, stderr=subprocess.STDOUT)
+    server, found, log_path = start(churn, tmp, ["--ip-rate", "0", "--key-rate", "0"],
+                                    SERVE_PATTERNS, 60, fail)
     try:
-        base = wk = sk = None
-        deadline = time.time() + 60
-        while time.time() < deadline and not (base and wk and sk):
-            if server.poll() is not None:
-                fail("server exited:\n" + open(log_path).read())
-            text = open(log_path).read()
-            m = re.search(r"listening on (http://\S+)", text)
-            w = re.search(r"write key.*?(wk_[0-9a-f]+)", text)
-            s = re.search(r"secret key.*?(sk_[0-9a-f]+)", text)
-            base, wk, sk = m and m.group(1), w and w.group(1), s and s.group(1)
-            time.sleep(0.1)
-        if not base:
-            fail("server did not start:\n" + open(log_path).read())
+        base, wk, sk = found["base"], found["wk"], found["sk"]
         batch = [{"type": "track", "event": "purchase", "user_id": f"u{i}",
                   "properties": {"amount": i, "currency": "USD"}} for i in range(20)]
         if post(f"{base}/api/track", wk, {"batch": batch}) != 200:
@@ -97,11 +83,7 @@ def main():
             fail("schemathesis found failures (above)")
         print("schemathesis run: ok")
     finally:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        stop(server)
         shutil.rmtree(tmp, ignore_errors=True)
 
 

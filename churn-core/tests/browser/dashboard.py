@@ -11,11 +11,11 @@ usage: dashboard.py CHURN_BINARY OUTPUT_DIR
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
-import time
+
+from serve_util import start, stop
 
 
 def chromium_args(profile):
@@ -44,25 +44,11 @@ def main():
     churn, out = sys.argv[1], sys.argv[2]
     os.makedirs(out, exist_ok=True)
     tmp = tempfile.mkdtemp(prefix="churn-dash-")
-    log_path = os.path.join(tmp, "serve.log")
-    log = open(log_path, "w")
-    server = subprocess.Popen(
-        [churn, "--db", os.path.join(tmp, "churn.db"), "serve", "--demo", "--demo-users", "800", "--port", "0"],
-        stdout=log, stderr=subprocess.STDOUT,
-    )
+    server, found, _ = start(churn, tmp, ["--demo", "--demo-users", "800"],
+                             {"url": r"Dashboard:\s+(http://\S+/)",
+                              "key": r"Secret key:\s+(sk_[0-9a-f]+)"}, 240, fail)
     try:
-        url = key = None
-        deadline = time.time() + 240
-        while time.time() < deadline and (url is None or key is None):
-            if server.poll() is not None:
-                fail("server exited:\n" + open(log_path).read())
-            text = open(log_path).read()
-            m = re.search(r"Dashboard:\s+(http://\S+/)", text)
-            k = re.search(r"Secret key:\s+(sk_[0-9a-f]+)", text)
-            url, key = (m.group(1) if m else None), (k.group(1) if k else None)
-            time.sleep(0.2)
-        if not url:
-            fail("server did not start:\n" + open(log_path).read())
+        url, key = found["url"], found["key"]
 
         # The page without a key: the login form, no data.
         dom = subprocess.run(chromium_args(os.path.join(tmp, "p0")) + ["--dump-dom", url],
@@ -115,11 +101,7 @@ def main():
             fail("no screenshot")
         print(f"dashboard test: ok; screenshot {shot}")
     finally:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        stop(server)
         shutil.rmtree(tmp, ignore_errors=True)
 
 

@@ -21,12 +21,13 @@ import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
+
+from serve_util import SERVE_PATTERNS, start, stop
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from dashboard import chromium_args  # noqa: E402
@@ -117,24 +118,9 @@ def main():
     os.makedirs(out, exist_ok=True)
     tmp = tempfile.mkdtemp(prefix="churn-xss-")
     positive_control(tmp)
-    log_path = os.path.join(tmp, "serve.log")
-    log = open(log_path, "w")
-    server = subprocess.Popen([churn, "--db", os.path.join(tmp, "churn.db"), "serve", "--port", "0"],
-                              stdout=log, stderr=subprocess.STDOUT)
+    server, found, _ = start(churn, tmp, [], SERVE_PATTERNS, 120, fail)
     try:
-        base = wk = sk = None
-        deadline = time.time() + 120
-        while time.time() < deadline and not (base and wk and sk):
-            if server.poll() is not None:
-                fail("server exited:\n" + open(log_path).read())
-            text = open(log_path).read()
-            m = re.search(r"listening on (http://\S+)", text)
-            w = re.search(r"write key.*?(wk_[0-9a-f]+)", text)
-            s = re.search(r"secret key.*?(sk_[0-9a-f]+)", text)
-            base, wk, sk = m and m.group(1), w and w.group(1), s and s.group(1)
-            time.sleep(0.1)
-        if not base:
-            fail("server did not start:\n" + open(log_path).read())
+        base, wk, sk = found["base"], found["wk"], found["sk"]
 
         evs = events()
         for i in range(0, len(evs), 500):
@@ -179,11 +165,7 @@ def main():
             fail("the hostile currency is not shown escaped in the revenue chart title")
         print("xss test: ok (no payload ran; user data shown escaped)")
     finally:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        stop(server)
         shutil.rmtree(tmp, ignore_errors=True)
 
 
