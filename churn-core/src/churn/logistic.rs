@@ -24,6 +24,7 @@ use serde::{Deserialize, Serialize};
 
 use super::calibrate::sigmoid;
 use super::features::FeatureSchema;
+use super::irls::irls;
 use super::model::{
     check_input, check_training_data, shuffled, ChurnModel, Contribution, ContributionScale,
     FitChurnModel, ModelKind,
@@ -240,120 +241,6 @@ fn median(mut v: Vec<f64>) -> f64 {
     } else {
         (v[n / 2 - 1] + v[n / 2]) / 2.0
     }
-}
-
-/// Solve `a x = b` for symmetric positive definite `a` (Cholesky, with jitter on
-/// failure).
-fn solve_spd(a: &Array2<f64>, b: &Array1<f64>) -> Result<Array1<f64>> {
-    let n = b.len();
-    let tr = (0..n).map(|i| a[[i, i]].abs()).sum::<f64>().max(1.0);
-    for jitter in [0.0, 1e-10, 1e-8, 1e-6] {
-        let mut l = Array2::<f64>::zeros((n, n));
-        let mut ok = true;
-        'outer: for i in 0..n {
-            for j in 0..=i {
-                let mut s = a[[i, j]];
-                for k in 0..j {
-                    s -= l[[i, k]] * l[[j, k]];
-                }
-                if i == j {
-                    let d = s + jitter * tr;
-                    if d <= 0.0 || !d.is_finite() {
-                        ok = false;
-                        break 'outer;
-                    }
-                    l[[i, i]] = d.sqrt();
-                } else {
-                    l[[i, j]] = s / l[[j, j]];
-                }
-            }
-        }
-        if !ok {
-            continue;
-        }
-        let mut y = b.clone();
-        for i in 0..n {
-            for k in 0..i {
-                y[i] -= l[[i, k]] * y[k];
-            }
-            y[i] /= l[[i, i]];
-        }
-        for i in (0..n).rev() {
-            for k in i + 1..n {
-                y[i] -= l[[k, i]] * y[k];
-            }
-            y[i] /= l[[i, i]];
-        }
-        return Ok(y);
-    }
-    Err(Error::model("logistic regression: the Hessian is singular"))
-}
-
-/// Weighted Newton on `[z | 1]`; returns (beta, intercept, iterations, converged).
-fn irls(
-    z: &Array2<f64>,
-    y: &[f64],
-    w: &[f64],
-    l2: f64,
-    max_iter: u64,
-) -> Result<(Array1<f64>, f64, u64, bool)> {
-    let (n, k) = z.dim();
-    let mut za = Array2::<f64>::ones((n, k + 1));
-    za.slice_mut(ndarray::s![.., ..k]).assign(z);
-    let mut beta = Array1::<f64>::zeros(k + 1);
-    let objective = |eta: &Array1<f64>, beta: &Array1<f64>| -> f64 {
-        let mut f = 0.0;
-        for i in 0..n {
-            let e = eta[i];
-            f += w[i] * (e.max(0.0) + (-e.abs()).exp().ln_1p() - y[i] * e);
-        }
-        f + 0.5
-            * l2
-            * beta
-                .slice(ndarray::s![..k])
-                .dot(&beta.slice(ndarray::s![..k]))
-    };
-    let mut eta = za.dot(&beta);
-    let mut f = objective(&eta, &beta);
-    for it in 1..=max_iter {
-        let mut r = Array1::<f64>::zeros(n);
-        let mut h_w = Array1::<f64>::zeros(n);
-        for i in 0..n {
-            let p = sigmoid(eta[i]);
-            r[i] = w[i] * (p - y[i]);
-            h_w[i] = w[i] * p * (1.0 - p);
-        }
-        let mut g = za.t().dot(&r);
-        let zw = &za * &h_w.view().insert_axis(Axis(1));
-        let mut h = za.t().dot(&zw);
-        for j in 0..k {
-            g[j] += l2 * beta[j];
-            h[[j, j]] += l2;
-        }
-        let d = solve_spd(&h, &g)?;
-        let mut step = 1.0;
-        loop {
-            let nb = &beta - &(&d * step);
-            let ne = za.dot(&nb);
-            let nf = objective(&ne, &nb);
-            if nf <= f || step < 1e-8 {
-                let change = (f - nf).abs();
-                let max_step = d.iter().fold(0.0f64, |m, v| m.max(v.abs())) * step;
-                (beta, eta, f) = (nb, ne, nf);
-                if max_step < 1e-8 || change <= 1e-12 * f.abs().max(1.0) {
-                    return Ok((beta.slice(ndarray::s![..k]).to_owned(), beta[k], it, true));
-                }
-                break;
-            }
-            step /= 2.0;
-        }
-    }
-    Ok((
-        beta.slice(ndarray::s![..k]).to_owned(),
-        beta[k],
-        max_iter,
-        false,
-    ))
 }
 
 /// Row indices that oversample the class with weight > 1 to the given weights.

@@ -183,11 +183,17 @@ pub(crate) struct TableBuilder {
     t: EventTable,
     cust: Vec<u32>,
     plan_index: HashMap<String, u16>,
-    /// Last customer and event name seen: rows usually come grouped by one or the
-    /// other, so most rows skip the hash lookups.
+    /// Last customer seen: rows usually come grouped by customer, so most rows skip
+    /// the hash lookup.
     last_customer: Option<u32>,
-    last_event: (String, u8),
+    /// Event names seen so far with their codes (first [`EVENT_CACHE`] names): a short
+    /// linear scan with no allocation beats hashing for the handful of names real data
+    /// has.
+    events: Vec<(Box<str>, u8)>,
 }
+
+/// How many distinct event names [`TableBuilder`] keeps in its allocation-free cache.
+const EVENT_CACHE: usize = 32;
 
 impl TableBuilder {
     pub(crate) fn new(cfg: &FeatureConfig) -> Self {
@@ -197,7 +203,7 @@ impl TableBuilder {
             cust: Vec::new(),
             plan_index: HashMap::new(),
             last_customer: None,
-            last_event: (String::new(), 0),
+            events: Vec::new(),
         }
     }
 
@@ -230,10 +236,14 @@ impl TableBuilder {
     }
 
     fn event_code(&mut self, name: &str) -> u8 {
-        if self.last_event.0 != name {
-            self.last_event = (name.to_string(), self.kinds.code(name));
+        if let Some(&(_, code)) = self.events.iter().find(|(n, _)| &**n == name) {
+            return code;
         }
-        self.last_event.1
+        let code = self.kinds.code(name);
+        if self.events.len() < EVENT_CACHE {
+            self.events.push((name.into(), code));
+        }
+        code
     }
 
     fn plan_code(&mut self, plan: &str) -> u16 {
