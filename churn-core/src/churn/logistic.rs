@@ -19,7 +19,7 @@
 use std::str::FromStr;
 
 use linfa::traits::Fit;
-use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis};
+use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis, CowArray, Ix2};
 use serde::{Deserialize, Serialize};
 
 use super::calibrate::sigmoid;
@@ -279,18 +279,14 @@ impl FitChurnModel for LogisticModel {
             ));
         }
         let (n, p) = x.dim();
-        // Values: infinities refused; NaN refused or imputed.
+        // Values: infinities refused; NaN refused or imputed. (`iter` is row-major, so
+        // the first bad value reported is the first in row order.)
+        let at = |i: usize| (i / p, i % p);
         let mut impute = None;
-        if let Some((r, j)) = (0..n)
-            .flat_map(|r| (0..p).map(move |j| (r, j)))
-            .find(|&(r, j)| !x[[r, j]].is_finite())
-        {
+        if let Some((r, j)) = x.iter().position(|v| !v.is_finite()).map(at) {
             let v = x[[r, j]];
             if v.is_nan() && params.nan_policy == NanPolicy::ImputeMedian {
-                if let Some((r, j)) = (0..n)
-                    .flat_map(|r| (0..p).map(move |j| (r, j)))
-                    .find(|&(r, j)| x[[r, j]].is_infinite())
-                {
+                if let Some((r, j)) = x.iter().position(|v| v.is_infinite()).map(at) {
                     return Err(bad_value(schema, j, r, x[[r, j]]));
                 }
                 impute = Some(
@@ -310,7 +306,7 @@ impl FitChurnModel for LogisticModel {
                 return Err(bad_value(schema, j, r, v));
             }
         }
-        let x = match &impute {
+        let x: CowArray<'_, f64, Ix2> = match &impute {
             Some(m) => {
                 let mut o = x.to_owned();
                 for ((_, j), v) in o.indexed_iter_mut() {
@@ -318,22 +314,31 @@ impl FitChurnModel for LogisticModel {
                         *v = m[j];
                     }
                 }
-                o
+                o.into()
             }
-            None => x.to_owned(),
+            None => x.into(),
         };
-        let mean: Vec<f64> = (0..p).map(|j| x.column(j).sum() / n as f64).collect();
+        // Column means and variances in row-major passes (the matrix is stored by row).
+        let mut mean = vec![0.0; p];
+        for row in x.rows() {
+            for (m, v) in mean.iter_mut().zip(row) {
+                *m += v;
+            }
+        }
+        for m in &mut mean {
+            *m /= n as f64;
+        }
+        let mut var = vec![0.0; p];
+        for row in x.rows() {
+            for ((s, v), m) in var.iter_mut().zip(row).zip(&mean) {
+                *s += (v - m).powi(2);
+            }
+        }
         let mut scale = vec![1.0; p];
         let mut active = Vec::new();
         let mut dropped = Vec::new();
         for j in 0..p {
-            let var = x
-                .column(j)
-                .iter()
-                .map(|v| (v - mean[j]).powi(2))
-                .sum::<f64>()
-                / n as f64;
-            let sd = var.sqrt();
+            let sd = (var[j] / n as f64).sqrt();
             if sd > 1e-12 * (1.0 + mean[j].abs()) && sd.is_finite() {
                 scale[j] = sd;
                 active.push(j);
@@ -346,12 +351,12 @@ impl FitChurnModel for LogisticModel {
                 "every feature is constant in the training data; nothing to learn from",
             ));
         }
-        let mut z = Array2::<f64>::zeros((n, active.len()));
-        for (a, &j) in active.iter().enumerate() {
-            let col = x.column(j);
-            z.column_mut(a)
-                .assign(&col.mapv(|v| (v - mean[j]) / scale[j]));
+        let mut zv = Vec::with_capacity(n * active.len());
+        for row in x.rows() {
+            zv.extend(active.iter().map(|&j| (row[j] - mean[j]) / scale[j]));
         }
+        let z = Array2::from_shape_vec((n, active.len()), zv)
+            .map_err(|e| Error::model(format!("logistic regression: {e}")))?;
         let npos = y.iter().filter(|&&v| v).count() as f64;
         let nneg = n as f64 - npos;
         let (w_pos, w_neg) = match params.class_weight {
