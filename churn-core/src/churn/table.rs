@@ -344,7 +344,7 @@ fn sort_groups_in_place(t: &mut EventTable, offsets: &[usize]) {
         buf.extend(order.iter().map(|&r| v[r - base]));
         v.copy_from_slice(buf);
     }
-    let mut order = Vec::new();
+    let (mut keyed, mut order) = (Vec::new(), Vec::new());
     let (mut b_ts, mut b_code, mut b_amount, mut b_plan) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for w in offsets.windows(2) {
@@ -352,9 +352,11 @@ fn sort_groups_in_place(t: &mut EventTable, offsets: &[usize]) {
         if t.ts[a..b].windows(2).all(|p| p[0] <= p[1]) {
             continue;
         }
+        keyed.clear();
+        keyed.extend((a..b).map(|r| (t.ts[r], r)));
+        keyed.sort_by_key(|&(ts, _)| ts);
         order.clear();
-        order.extend(a..b);
-        order.sort_by_key(|&r| t.ts[r]);
+        order.extend(keyed.iter().map(|&(_, r)| r));
         apply(&mut t.ts[a..b], &order, a, &mut b_ts);
         apply(&mut t.code[a..b], &order, a, &mut b_code);
         apply(&mut t.amount[a..b], &order, a, &mut b_amount);
