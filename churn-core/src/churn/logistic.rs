@@ -19,11 +19,12 @@
 use std::str::FromStr;
 
 use linfa::traits::Fit;
-use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis};
+use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis, CowArray, Ix2};
 use serde::{Deserialize, Serialize};
 
 use super::calibrate::sigmoid;
 use super::features::FeatureSchema;
+use super::irls::irls;
 use super::model::{
     check_input, check_training_data, shuffled, ChurnModel, Contribution, ContributionScale,
     FitChurnModel, ModelKind,
@@ -242,120 +243,6 @@ fn median(mut v: Vec<f64>) -> f64 {
     }
 }
 
-/// Solve `a x = b` for symmetric positive definite `a` (Cholesky, with jitter on
-/// failure).
-fn solve_spd(a: &Array2<f64>, b: &Array1<f64>) -> Result<Array1<f64>> {
-    let n = b.len();
-    let tr = (0..n).map(|i| a[[i, i]].abs()).sum::<f64>().max(1.0);
-    for jitter in [0.0, 1e-10, 1e-8, 1e-6] {
-        let mut l = Array2::<f64>::zeros((n, n));
-        let mut ok = true;
-        'outer: for i in 0..n {
-            for j in 0..=i {
-                let mut s = a[[i, j]];
-                for k in 0..j {
-                    s -= l[[i, k]] * l[[j, k]];
-                }
-                if i == j {
-                    let d = s + jitter * tr;
-                    if d <= 0.0 || !d.is_finite() {
-                        ok = false;
-                        break 'outer;
-                    }
-                    l[[i, i]] = d.sqrt();
-                } else {
-                    l[[i, j]] = s / l[[j, j]];
-                }
-            }
-        }
-        if !ok {
-            continue;
-        }
-        let mut y = b.clone();
-        for i in 0..n {
-            for k in 0..i {
-                y[i] -= l[[i, k]] * y[k];
-            }
-            y[i] /= l[[i, i]];
-        }
-        for i in (0..n).rev() {
-            for k in i + 1..n {
-                y[i] -= l[[k, i]] * y[k];
-            }
-            y[i] /= l[[i, i]];
-        }
-        return Ok(y);
-    }
-    Err(Error::model("logistic regression: the Hessian is singular"))
-}
-
-/// Weighted Newton on `[z | 1]`; returns (beta, intercept, iterations, converged).
-fn irls(
-    z: &Array2<f64>,
-    y: &[f64],
-    w: &[f64],
-    l2: f64,
-    max_iter: u64,
-) -> Result<(Array1<f64>, f64, u64, bool)> {
-    let (n, k) = z.dim();
-    let mut za = Array2::<f64>::ones((n, k + 1));
-    za.slice_mut(ndarray::s![.., ..k]).assign(z);
-    let mut beta = Array1::<f64>::zeros(k + 1);
-    let objective = |eta: &Array1<f64>, beta: &Array1<f64>| -> f64 {
-        let mut f = 0.0;
-        for i in 0..n {
-            let e = eta[i];
-            f += w[i] * (e.max(0.0) + (-e.abs()).exp().ln_1p() - y[i] * e);
-        }
-        f + 0.5
-            * l2
-            * beta
-                .slice(ndarray::s![..k])
-                .dot(&beta.slice(ndarray::s![..k]))
-    };
-    let mut eta = za.dot(&beta);
-    let mut f = objective(&eta, &beta);
-    for it in 1..=max_iter {
-        let mut r = Array1::<f64>::zeros(n);
-        let mut h_w = Array1::<f64>::zeros(n);
-        for i in 0..n {
-            let p = sigmoid(eta[i]);
-            r[i] = w[i] * (p - y[i]);
-            h_w[i] = w[i] * p * (1.0 - p);
-        }
-        let mut g = za.t().dot(&r);
-        let zw = &za * &h_w.view().insert_axis(Axis(1));
-        let mut h = za.t().dot(&zw);
-        for j in 0..k {
-            g[j] += l2 * beta[j];
-            h[[j, j]] += l2;
-        }
-        let d = solve_spd(&h, &g)?;
-        let mut step = 1.0;
-        loop {
-            let nb = &beta - &(&d * step);
-            let ne = za.dot(&nb);
-            let nf = objective(&ne, &nb);
-            if nf <= f || step < 1e-8 {
-                let change = (f - nf).abs();
-                let max_step = d.iter().fold(0.0f64, |m, v| m.max(v.abs())) * step;
-                (beta, eta, f) = (nb, ne, nf);
-                if max_step < 1e-8 || change <= 1e-12 * f.abs().max(1.0) {
-                    return Ok((beta.slice(ndarray::s![..k]).to_owned(), beta[k], it, true));
-                }
-                break;
-            }
-            step /= 2.0;
-        }
-    }
-    Ok((
-        beta.slice(ndarray::s![..k]).to_owned(),
-        beta[k],
-        max_iter,
-        false,
-    ))
-}
-
 /// Row indices that oversample the class with weight > 1 to the given weights.
 fn oversample(labels: &[bool], w_pos: f64, w_neg: f64, seed: u64) -> Vec<usize> {
     let mut idx: Vec<usize> = (0..labels.len()).collect();
@@ -392,18 +279,14 @@ impl FitChurnModel for LogisticModel {
             ));
         }
         let (n, p) = x.dim();
-        // Values: infinities refused; NaN refused or imputed.
+        // Values: infinities refused; NaN refused or imputed. (`iter` is row-major, so
+        // the first bad value reported is the first in row order.)
+        let at = |i: usize| (i / p, i % p);
         let mut impute = None;
-        if let Some((r, j)) = (0..n)
-            .flat_map(|r| (0..p).map(move |j| (r, j)))
-            .find(|&(r, j)| !x[[r, j]].is_finite())
-        {
+        if let Some((r, j)) = x.iter().position(|v| !v.is_finite()).map(at) {
             let v = x[[r, j]];
             if v.is_nan() && params.nan_policy == NanPolicy::ImputeMedian {
-                if let Some((r, j)) = (0..n)
-                    .flat_map(|r| (0..p).map(move |j| (r, j)))
-                    .find(|&(r, j)| x[[r, j]].is_infinite())
-                {
+                if let Some((r, j)) = x.iter().position(|v| v.is_infinite()).map(at) {
                     return Err(bad_value(schema, j, r, x[[r, j]]));
                 }
                 impute = Some(
@@ -423,7 +306,7 @@ impl FitChurnModel for LogisticModel {
                 return Err(bad_value(schema, j, r, v));
             }
         }
-        let x = match &impute {
+        let x: CowArray<'_, f64, Ix2> = match &impute {
             Some(m) => {
                 let mut o = x.to_owned();
                 for ((_, j), v) in o.indexed_iter_mut() {
@@ -431,22 +314,31 @@ impl FitChurnModel for LogisticModel {
                         *v = m[j];
                     }
                 }
-                o
+                o.into()
             }
-            None => x.to_owned(),
+            None => x.into(),
         };
-        let mean: Vec<f64> = (0..p).map(|j| x.column(j).sum() / n as f64).collect();
+        // Column means and variances in row-major passes (the matrix is stored by row).
+        let mut mean = vec![0.0; p];
+        for row in x.rows() {
+            for (m, v) in mean.iter_mut().zip(row) {
+                *m += v;
+            }
+        }
+        for m in &mut mean {
+            *m /= n as f64;
+        }
+        let mut var = vec![0.0; p];
+        for row in x.rows() {
+            for ((s, v), m) in var.iter_mut().zip(row).zip(&mean) {
+                *s += (v - m).powi(2);
+            }
+        }
         let mut scale = vec![1.0; p];
         let mut active = Vec::new();
         let mut dropped = Vec::new();
         for j in 0..p {
-            let var = x
-                .column(j)
-                .iter()
-                .map(|v| (v - mean[j]).powi(2))
-                .sum::<f64>()
-                / n as f64;
-            let sd = var.sqrt();
+            let sd = (var[j] / n as f64).sqrt();
             if sd > 1e-12 * (1.0 + mean[j].abs()) && sd.is_finite() {
                 scale[j] = sd;
                 active.push(j);
@@ -459,12 +351,12 @@ impl FitChurnModel for LogisticModel {
                 "every feature is constant in the training data; nothing to learn from",
             ));
         }
-        let mut z = Array2::<f64>::zeros((n, active.len()));
-        for (a, &j) in active.iter().enumerate() {
-            let col = x.column(j);
-            z.column_mut(a)
-                .assign(&col.mapv(|v| (v - mean[j]) / scale[j]));
+        let mut zv = Vec::with_capacity(n * active.len());
+        for row in x.rows() {
+            zv.extend(active.iter().map(|&j| (row[j] - mean[j]) / scale[j]));
         }
+        let z = Array2::from_shape_vec((n, active.len()), zv)
+            .map_err(|e| Error::model(format!("logistic regression: {e}")))?;
         let npos = y.iter().filter(|&&v| v).count() as f64;
         let nneg = n as f64 - npos;
         let (w_pos, w_neg) = match params.class_weight {

@@ -34,6 +34,7 @@ mod ensemble;
 mod eval;
 mod explain;
 mod features;
+mod irls;
 mod labels;
 mod logistic;
 mod model;

@@ -183,11 +183,17 @@ pub(crate) struct TableBuilder {
     t: EventTable,
     cust: Vec<u32>,
     plan_index: HashMap<String, u16>,
-    /// Last customer and event name seen: rows usually come grouped by one or the
-    /// other, so most rows skip the hash lookups.
+    /// Last customer seen: rows usually come grouped by customer, so most rows skip
+    /// the hash lookup.
     last_customer: Option<u32>,
-    last_event: (String, u8),
+    /// Event names seen so far with their codes (first [`EVENT_CACHE`] names): a short
+    /// linear scan with no allocation beats hashing for the handful of names real data
+    /// has.
+    events: Vec<(Box<str>, u8)>,
 }
+
+/// How many distinct event names [`TableBuilder`] keeps in its allocation-free cache.
+const EVENT_CACHE: usize = 32;
 
 impl TableBuilder {
     pub(crate) fn new(cfg: &FeatureConfig) -> Self {
@@ -197,7 +203,7 @@ impl TableBuilder {
             cust: Vec::new(),
             plan_index: HashMap::new(),
             last_customer: None,
-            last_event: (String::new(), 0),
+            events: Vec::new(),
         }
     }
 
@@ -230,10 +236,14 @@ impl TableBuilder {
     }
 
     fn event_code(&mut self, name: &str) -> u8 {
-        if self.last_event.0 != name {
-            self.last_event = (name.to_string(), self.kinds.code(name));
+        if let Some(&(_, code)) = self.events.iter().find(|(n, _)| &**n == name) {
+            return code;
         }
-        self.last_event.1
+        let code = self.kinds.code(name);
+        if self.events.len() < EVENT_CACHE {
+            self.events.push((name.into(), code));
+        }
+        code
     }
 
     fn plan_code(&mut self, plan: &str) -> u16 {
@@ -297,6 +307,13 @@ impl TableBuilder {
         for i in 0..nc {
             offsets[i + 1] += offsets[i];
         }
+        if cust.windows(2).all(|w| w[0] <= w[1]) {
+            // Already grouped, in first-seen order (the usual CSV layout): sort each
+            // customer's rows by time in place, without a permutation of the whole table.
+            sort_groups_in_place(&mut t, &offsets);
+            t.offsets = offsets;
+            return t;
+        }
         let mut next = offsets.clone();
         let mut perm = vec![0usize; cust.len()];
         for (row, &c) in cust.iter().enumerate() {
@@ -316,6 +333,34 @@ impl TableBuilder {
         t.plan = perm.iter().map(|&r| t.plan[r]).collect();
         t.offsets = offsets;
         t
+    }
+}
+
+/// Stable sort by time of each customer's row range `offsets[c]..offsets[c + 1]`, for a
+/// table whose rows are already grouped by customer.
+fn sort_groups_in_place(t: &mut EventTable, offsets: &[usize]) {
+    fn apply<T: Copy>(v: &mut [T], order: &[usize], base: usize, buf: &mut Vec<T>) {
+        buf.clear();
+        buf.extend(order.iter().map(|&r| v[r - base]));
+        v.copy_from_slice(buf);
+    }
+    let (mut keyed, mut order) = (Vec::new(), Vec::new());
+    let (mut b_ts, mut b_code, mut b_amount, mut b_plan) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for w in offsets.windows(2) {
+        let (a, b) = (w[0], w[1]);
+        if t.ts[a..b].windows(2).all(|p| p[0] <= p[1]) {
+            continue;
+        }
+        keyed.clear();
+        keyed.extend((a..b).map(|r| (t.ts[r], r)));
+        keyed.sort_by_key(|&(ts, _)| ts);
+        order.clear();
+        order.extend(keyed.iter().map(|&(_, r)| r));
+        apply(&mut t.ts[a..b], &order, a, &mut b_ts);
+        apply(&mut t.code[a..b], &order, a, &mut b_code);
+        apply(&mut t.amount[a..b], &order, a, &mut b_amount);
+        apply(&mut t.plan[a..b], &order, a, &mut b_plan);
     }
 }
 
@@ -440,6 +485,34 @@ mod tests {
         assert_eq!(t.code[2], Kind::EmailSent as u8 | PASSIVE);
         assert_eq!(Kind::of(t.code[3]), Kind::Purchase);
         assert_eq!(t.cut(0, d(5).millis()), 1);
+    }
+
+    #[test]
+    fn grouped_rows_sort_the_same_as_interleaved_rows() {
+        // Grouped input takes the in-place path, interleaved input the permutation;
+        // ties in time keep arrival order in both.
+        let grouped = vec![
+            Transaction::purchase("b", d(9), 1.0),
+            Transaction::purchase("b", d(2), 3.0),
+            Transaction::event("b", d(2), "email_sent"),
+            Transaction::purchase("a", d(5), 2.0),
+            Transaction::event("a", d(1), "login"),
+        ];
+        let mut interleaved = grouped.clone();
+        interleaved.swap(2, 3);
+        let cfg = FeatureConfig::default();
+        let g = EventTable::from_transactions(&grouped, &cfg).unwrap();
+        let i = EventTable::from_transactions(&interleaved, &cfg).unwrap();
+        assert_eq!(g.offsets, vec![0, 3, 5]);
+        assert_eq!(g.amount, vec![3.0, 0.0, 1.0, 0.0, 2.0]);
+        assert_eq!(Kind::of(g.code[1]), Kind::EmailSent);
+        for t in [&g, &i] {
+            assert_eq!(t.customers, g.customers);
+            assert_eq!(t.offsets, g.offsets);
+            assert_eq!(t.ts, g.ts);
+            assert_eq!(t.code, g.code);
+            assert_eq!(t.amount, g.amount);
+        }
     }
 
     #[test]
