@@ -25,8 +25,8 @@ fn test_url() -> Option<String> {
 }
 
 /// Make an empty database with psql and return its URL.
-fn fresh_db(url: &str) -> String {
-    let name = format!("churn_serve_{}", std::process::id());
+fn fresh_db(url: &str, tag: &str) -> String {
+    let name = format!("churn_serve_{tag}_{}", std::process::id());
     let psql = ["/usr/lib/postgresql/15/bin/psql", "psql"]
         .into_iter()
         .find(|p| !p.contains('/') || std::path::Path::new(p).exists())
@@ -48,7 +48,7 @@ fn fresh_db(url: &str) -> String {
 #[test]
 fn serve_on_postgres_ingests_and_reads() {
     let Some(url) = test_url() else { return };
-    let db = fresh_db(&url);
+    let db = fresh_db(&url, "ingest");
     let mut child = Command::new(env!("CARGO_BIN_EXE_churn"))
         .args([
             "--db",
@@ -111,4 +111,45 @@ fn serve_on_postgres_ingests_and_reads() {
     assert_eq!(count, 10, "u1's events read back over HTTP");
     let store = PostgresStore::connect(&db).unwrap();
     assert_eq!(store.stats(DEFAULT_PROJECT).unwrap().events, 30);
+}
+
+/// `churn serve --demo` on a URL, started twice (the second start finds the project and
+/// makes new keys): keys are printed, and no `.keys` file is tried or written (the old
+/// code tried to write one named after the URL and printed "could not write").
+#[test]
+fn demo_on_postgres_prints_keys_and_writes_no_keys_file() {
+    let Some(url) = test_url() else { return };
+    let db = fresh_db(&url, "demo");
+    let dir = tempfile::tempdir().unwrap();
+    for start in 0..2 {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_churn"))
+            .current_dir(dir.path())
+            .args([
+                "--db",
+                &db,
+                "serve",
+                "--demo",
+                "--demo-users",
+                "60",
+                "--port",
+                "0",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let key = loop {
+            let line = lines.next().expect("serve exited early").unwrap();
+            assert!(!line.contains("could not write"), "start {start}: {line}");
+            if let Some(k) = line.strip_prefix("Secret key: ") {
+                break k.trim().to_string();
+            }
+        };
+        let _ = child.kill();
+        let _ = child.wait();
+        assert!(key.starts_with("sk_"), "start {start}: {key}");
+        let files: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert!(files.is_empty(), "start {start}: files written: {files:?}");
+    }
 }

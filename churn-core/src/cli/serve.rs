@@ -63,8 +63,14 @@ fn secret_from_keys_file(path: &Path, state: &AppState, project: &str) -> Option
     (state.projects.by_secret_key(&key)?.id == project).then_some(key)
 }
 
-/// Load the demo data, train, and return the secret key to print.
-fn prepare_demo(state: &AppState, db: &Path, users: usize, fresh: Option<&str>) -> Result<String> {
+/// Load the demo data, train, and return the secret key to print. `keys_file`: where the
+/// store's keys are kept (`None` for a database server URL: keys are only printed).
+fn prepare_demo(
+    state: &AppState,
+    keys_file: Option<&Path>,
+    users: usize,
+    fresh: Option<&str>,
+) -> Result<String> {
     let store = state.ingest.store().clone();
     let cfg = DemoConfig::new().users(users);
     eprintln!("demo: generating {users} users ...");
@@ -86,15 +92,16 @@ fn prepare_demo(state: &AppState, db: &Path, users: usize, fresh: Option<&str>) 
     if let Some(s) = fresh {
         return Ok(s.to_string());
     }
-    let path = keys_path(db);
-    if let Some(s) = secret_from_keys_file(&path, state, DEFAULT_PROJECT) {
+    if let Some(s) = keys_file.and_then(|p| secret_from_keys_file(p, state, DEFAULT_PROJECT)) {
         return Ok(s);
     }
     // The keys of this store are unknown here: make new ones (demo only).
     let keys = state.projects.rotate_keys(DEFAULT_PROJECT)?;
-    let _ = std::fs::remove_file(&path);
-    if let Err(e) = write_keys_file(&path, &keys) {
-        eprintln!("  could not write {}: {e}", path.display());
+    if let Some(path) = keys_file {
+        let _ = std::fs::remove_file(path);
+        if let Err(e) = write_keys_file(path, &keys) {
+            eprintln!("  could not write {}: {e}", path.display());
+        }
     }
     eprintln!("demo: made new keys for {DEFAULT_PROJECT:?}; write key: {}", keys.write_key);
     Ok(keys.secret_key)
@@ -158,7 +165,8 @@ impl Run for ServeArgs {
         };
         let demo_key = if self.demo {
             let fresh = created.as_ref().map(|k| k.secret_key.as_str());
-            Some(prepare_demo(&state, &ctx.db, self.demo_users, fresh)?)
+            let keys_file = (!ctx.is_database_url()).then(|| keys_path(&ctx.db));
+            Some(prepare_demo(&state, keys_file.as_deref(), self.demo_users, fresh)?)
         } else {
             None
         };
