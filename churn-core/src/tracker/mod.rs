@@ -30,6 +30,7 @@ mod config;
 mod gdpr;
 mod input;
 mod queue;
+mod sync;
 mod writer;
 
 pub use config::{

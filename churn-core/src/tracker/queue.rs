@@ -7,7 +7,7 @@
 //! Messages are stored in the order they were accepted, so "stored >= n" means "the first
 //! n accepted messages are durable".
 
-use parking_lot::{Condvar, Mutex, MutexGuard};
+use super::sync::{Condvar, Mutex, MutexGuard};
 use serde::{Deserialize, Serialize};
 
 use super::config::Backpressure;
