@@ -107,12 +107,10 @@ pub fn check_store(
             })
             .unwrap_or_else(|e| panic!("{context}: scanning project {project}: {e}"));
     }
+    store
+        .integrity_check()
+        .unwrap_or_else(|e| panic!("{context}: {e}"));
     drop(store);
-    let conn = rusqlite::Connection::open(db).unwrap();
-    let integrity: String = conn
-        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(integrity, "ok", "{context}: integrity_check");
     if let Some((id, n)) = counts.iter().find(|(_, &n)| n > 1) {
         panic!("{context}: message id {id} stored {n} times");
     }
