@@ -62,6 +62,19 @@ test('trackBatch reports bad messages by index and queues the rest', async () =>
   await a.close()
 })
 
+test('trackBatch: real nulls pass, NaN / Infinity / invalid Dates still refuse the batch', async () => {
+  const a = Analytics.inMemory()
+  // JSON writes NaN as null: a text with a null is checked again with the replacer.
+  const rep = a.trackBatch([{ event: 'n', userId: 'u7', timestamp: T0, properties: { note: null, s: 'null' } }])
+  assert.equal(rep.accepted, 1)
+  assert.throws(() => a.trackBatch([{ event: 'n', userId: 'u7', properties: { x: Infinity } }]), { code: 'ERR_VALIDATION' })
+  assert.throws(() => a.trackBatch([{ event: 'n', userId: 'u7', properties: { ok: null, x: NaN } }]), { code: 'ERR_VALIDATION' })
+  await a.flush()
+  const ex = await a.exportUser('u7')
+  assert.deepEqual(ex.events[0].properties, { note: null, s: 'null' })
+  await a.close()
+})
+
 test('a SQLite file keeps events across instances; options are camelCase', async () => {
   const dir = tmpdir()
   const file = path.join(dir, 'events.db')

@@ -1,6 +1,8 @@
 //! The Rust side of `./dev bench-python`: load a SQLite store written by
 //! `churn-py/bench/bench_track.py` and time the same analyses it times from Python
-//! (median of `runs`), printing one JSON object.
+//! (median of `runs`), printing one JSON object: wall-clock medians (`*_ms`) and medians
+//! of the calling thread's CPU time (`*_cpu_ms`, steady on a busy machine; the
+//! analyses run on the calling thread).
 //!
 //! Usage: `py_bench_analysis <events.db> <runs>`
 
@@ -15,16 +17,27 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-fn time<T>(runs: usize, mut f: impl FnMut() -> T) -> f64 {
-    median(
-        (0..runs)
-            .map(|_| {
-                let t = Instant::now();
-                std::hint::black_box(f());
-                t.elapsed().as_secs_f64() * 1000.0
-            })
-            .collect(),
-    )
+/// CPU time of the calling thread, in milliseconds.
+fn thread_cpu_ms() -> f64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: a valid clock id and a valid out pointer.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    ts.tv_sec as f64 * 1000.0 + ts.tv_nsec as f64 / 1e6
+}
+
+/// Medians of (wall ms, thread CPU ms) over `runs` calls of `f`.
+fn time<T>(runs: usize, mut f: impl FnMut() -> T) -> (f64, f64) {
+    let (mut wall, mut cpu) = (Vec::new(), Vec::new());
+    for _ in 0..runs {
+        let (t, c) = (Instant::now(), thread_cpu_ms());
+        std::hint::black_box(f());
+        cpu.push(thread_cpu_ms() - c);
+        wall.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    (median(wall), median(cpu))
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -43,7 +56,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         engine.retention(&RetentionRequest::new().period(Period::Week))
     });
     println!(
-        "{{\"active_users_ms\": {active:.3}, \"sessions_ms\": {sessions:.3}, \"retention_ms\": {retention:.3}}}"
+        "{{\"active_users_ms\": {:.3}, \"sessions_ms\": {:.3}, \"retention_ms\": {:.3}, \
+         \"active_users_cpu_ms\": {:.3}, \"sessions_cpu_ms\": {:.3}, \"retention_cpu_ms\": {:.3}}}",
+        active.0, sessions.0, retention.0, active.1, sessions.1, retention.1
     );
     Ok(())
 }

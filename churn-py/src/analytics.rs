@@ -24,10 +24,10 @@ use churn_core::tracker::Backpressure;
 use churn_core::Error;
 use parking_lot::RwLock;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList, PyTuple};
+use pyo3::types::{PyDict, PyList, PyString, PyTuple};
 use serde_json::Value;
 
-use crate::convert::{self, opt_object, opt_timestamp, report};
+use crate::convert::{self, opt_object, opt_string, opt_timestamp, py_str, report};
 use crate::engine::analysis;
 use crate::error::{core_err, raise, validation, IntoPy};
 use crate::message::{batch_item, fill_event, finish_event, rejected_from};
@@ -179,16 +179,19 @@ impl Analytics {
     fn track(
         &self,
         py: Python<'_>,
-        event: &str,
-        user_id: Option<String>,
-        anonymous_id: Option<String>,
+        event: &Bound<'_, PyString>,
+        user_id: Option<&Bound<'_, PyString>>,
+        anonymous_id: Option<&Bound<'_, PyString>>,
         properties: Option<&Bound<'_, PyAny>>,
         timestamp: Option<&Bound<'_, PyAny>>,
-        message_id: Option<String>,
-        session_id: Option<String>,
+        message_id: Option<&Bound<'_, PyString>>,
+        session_id: Option<&Bound<'_, PyString>>,
         context: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
         let core = self.core()?;
+        let event = py_str(event)?;
+        let (user_id, anonymous_id) = (opt_string(user_id)?, opt_string(anonymous_id)?);
+        let (message_id, session_id) = (opt_string(message_id)?, opt_string(session_id)?);
         let mut b = Event::track(event);
         b = fill_event(b, user_id, anonymous_id, message_id, session_id);
         b = finish_event(b, properties, timestamp, context)?;
@@ -202,16 +205,19 @@ impl Analytics {
     fn page(
         &self,
         py: Python<'_>,
-        path: &str,
-        user_id: Option<String>,
-        anonymous_id: Option<String>,
+        path: &Bound<'_, PyString>,
+        user_id: Option<&Bound<'_, PyString>>,
+        anonymous_id: Option<&Bound<'_, PyString>>,
         properties: Option<&Bound<'_, PyAny>>,
         timestamp: Option<&Bound<'_, PyAny>>,
-        message_id: Option<String>,
-        session_id: Option<String>,
+        message_id: Option<&Bound<'_, PyString>>,
+        session_id: Option<&Bound<'_, PyString>>,
         context: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
         let core = self.core()?;
+        let path = py_str(path)?;
+        let (user_id, anonymous_id) = (opt_string(user_id)?, opt_string(anonymous_id)?);
+        let (message_id, session_id) = (opt_string(message_id)?, opt_string(session_id)?);
         let mut b = Event::page(path);
         b = fill_event(b, user_id, anonymous_id, message_id, session_id);
         b = finish_event(b, properties, timestamp, context)?;

@@ -80,7 +80,7 @@ pub fn timestamp(v: &Bound<'_, PyAny>, field: &str) -> PyResult<Timestamp> {
         return Ok(Timestamp::from_millis(ms));
     }
     if let Ok(s) = v.cast::<PyString>() {
-        return Timestamp::parse_field(&s.to_cow()?, field).map_err(|e| core_err(e.into()));
+        return Timestamp::parse_field(py_str(s)?, field).map_err(|e| core_err(e.into()));
     }
     Err(validation(
         field,
@@ -97,6 +97,40 @@ pub fn opt_timestamp(v: Option<&Bound<'_, PyAny>>, field: &str) -> PyResult<Opti
         Some(v) if !v.is_none() => timestamp(v, field).map(Some),
         _ => Ok(None),
     }
+}
+
+// `PyUnicode_AsUTF8AndSize` joined the limited API in 3.10, so pyo3 built for abi3-py39
+// reads every `str` by encoding it into a new `bytes` object and copying that. CPython
+// has exported the function with this signature since 3.3 (it only was not declared
+// under `Py_LIMITED_API`), so the module calls it directly on every version it loads
+// into: no temporary object, and ASCII strings are read in place.
+extern "C" {
+    fn PyUnicode_AsUTF8AndSize(
+        unicode: *mut pyo3::ffi::PyObject,
+        size: *mut pyo3::ffi::Py_ssize_t,
+    ) -> *const std::os::raw::c_char;
+}
+
+/// The UTF-8 text of a Python `str`, borrowed from the object (no copy, no temporary
+/// `bytes`). Fails (`UnicodeEncodeError`) on lone surrogates.
+pub fn py_str<'a>(s: &'a Bound<'_, PyString>) -> PyResult<&'a str> {
+    let mut size: pyo3::ffi::Py_ssize_t = 0;
+    // SAFETY: `s` is a live `str` (checked type) and we hold the GIL; the returned buffer
+    // is owned by (cached in) the string object, which `'a` keeps alive and which is
+    // immutable.
+    let data = unsafe { PyUnicode_AsUTF8AndSize(s.as_ptr(), &mut size) };
+    if data.is_null() {
+        return Err(PyErr::fetch(s.py()));
+    }
+    // SAFETY: CPython returns valid UTF-8 of `size` bytes.
+    Ok(unsafe {
+        std::str::from_utf8_unchecked(std::slice::from_raw_parts(data.cast::<u8>(), size as usize))
+    })
+}
+
+/// An optional `str` argument (`None` = absent) as owned text.
+pub fn opt_string(v: Option<&Bound<'_, PyString>>) -> PyResult<Option<String>> {
+    v.map(|s| py_str(s).map(str::to_owned)).transpose()
 }
 
 fn type_name(v: &Bound<'_, PyAny>) -> String {
@@ -181,7 +215,7 @@ fn to_json_at(v: &Bound<'_, PyAny>, depth: usize) -> Result<Value, ConvErr> {
         )));
     }
     if let Ok(s) = v.cast::<PyString>() {
-        return Ok(Value::String(s.to_cow()?.into_owned()));
+        return Ok(Value::String(py_str(s)?.to_owned()));
     }
     if v.is_none() {
         return Ok(Value::Null);
@@ -216,10 +250,10 @@ fn to_json_at(v: &Bound<'_, PyAny>, depth: usize) -> Result<Value, ConvErr> {
                     k.repr()?
                 )));
             };
-            let key = key.to_cow()?;
+            let key = py_str(key)?;
             match to_json_at(&item, depth + 1) {
                 Ok(value) => {
-                    map.insert(key.into_owned(), value);
+                    map.insert(key.to_owned(), value);
                 }
                 Err(e) => return Err(e.at(|| format!(".{key}"))),
             }

@@ -77,6 +77,34 @@ def test_track_batch_reports_each_refusal(mem: churnlens.Analytics) -> None:
     assert mem.stats()["stored"] == 3
 
 
+def test_track_batch_reads_dicts_like_the_core(mem: churnlens.Analytics) -> None:
+    """track_batch reads each dict's keys straight into the core's input: camelCase and
+    snake_case ids, datetime and epoch-ms timestamps, unknown keys checked then ignored,
+    wrong types and an id given twice refused with the message's index."""
+    ts = dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    r = mem.track_batch([
+        {"event": "a", "userId": "b1", "messageId": "m1", "sessionId": "s1", "timestamp": ts,
+         "extra": {"kept": False}},
+        {"event": "a", "user_id": 7, "timestamp": day(1), "context": {"ip": "1.2.3.4"}},
+        {"event": "a", "user_id": "b2", "extra": float("nan")},   # unknown key, still checked
+        {"event": 5, "user_id": "b2"},                             # event must be a str
+        {"event": "a", "user_id": "b2", "userId": "b3"},           # the same field twice
+        {"type": None, "event": "a", "anonymous_id": "x1", "user_id": None},
+        {"event": "a", "user_id": "b2", 3: "int key"},
+    ])
+    assert r["accepted"] == 3
+    assert [x["index"] for x in r["rejected"]] == [2, 3, 4, 6]
+    assert "extra" in r["rejected"][0]["reason"]
+    assert "duplicate" in r["rejected"][2]["reason"]
+    assert "keys must be str" in r["rejected"][3]["reason"]
+    mem.flush()
+    (e,) = events_of(mem, "b1")
+    assert (e["message_id"], e["session_id"]) == ("m1", "s1")
+    assert e["timestamp"].startswith("2026-01-02T03:04:05")
+    (e7,) = events_of(mem, "7")
+    assert e7["timestamp"].startswith("2026-01-01T12:00")
+
+
 def test_flush_stats_close_and_context_manager(db_path: Path) -> None:
     with churnlens.Analytics(db_path, batch_size=10, flush_interval=60.0) as a:
         for i in range(25):
