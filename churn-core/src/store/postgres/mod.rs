@@ -134,8 +134,13 @@ impl std::fmt::Debug for PostgresStore {
     }
 }
 
-/// `url` with any password replaced by `***`.
-fn redact(url: &str) -> String {
+/// `url` with any password replaced by `***` (for messages and `repr`s).
+///
+/// ```
+/// use churn_core::store::postgres::redact_url;
+/// assert_eq!(redact_url("postgres://u:secret@h/db"), "postgres://u:***@h/db");
+/// ```
+pub fn redact_url(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_string();
     };
@@ -157,7 +162,7 @@ impl PostgresStore {
             .enable_all()
             .build()
             .map_err(|e| Error::storage(format!("postgres runtime: {e}")))?;
-        let shown = redact(url);
+        let shown = redact_url(url);
         let mut config: Config = url
             .parse()
             .map_err(|e| Error::invalid("db", format!("{shown}: {e}")))?;
