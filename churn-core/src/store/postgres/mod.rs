@@ -9,7 +9,7 @@
 //! When the database restarts, the store recovers by itself: a call that finds its
 //! pooled connection closed retries once on a new connection; while the database is
 //! unreachable calls fail fast with [`Error::Unavailable`] (reconnects back off from
-//! 100 ms to 5 s), which the tracker answers by keeping its messages and retrying, and
+//! 100 ms to 2 s), which the tracker answers by keeping its messages and retrying, and
 //! the server by a 503 with `Retry-After`.
 //!
 //! Guarantees (the same conformance suite as SQLite and memory):
@@ -256,7 +256,9 @@ impl PostgresStore {
 /// Run an expression with a pooled connection bound to `$c`, on the store's runtime.
 /// A pooled connection found broken (the database restarted since it was opened) is
 /// dropped with the other idle ones and the call runs once more on a new connection:
-/// every call made this way is idempotent (writes dedup by message id or set a value).
+/// every call made this way is idempotent in what it stores (writes dedup by message id
+/// or set a value; only a returned count, such as `delete_object`'s, may be off when the
+/// first attempt had committed before its connection broke).
 macro_rules! with {
     ($store:expr, |$c:ident| $body:expr) => {{
         let store = $store;

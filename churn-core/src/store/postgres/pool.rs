@@ -25,7 +25,7 @@ pub(super) const MAX_SIZE: usize = 16;
 /// First wait after a failed connect.
 pub(super) const RECONNECT_MIN: Duration = Duration::from_millis(100);
 /// Longest wait between connects while the database stays unreachable.
-pub(super) const RECONNECT_MAX: Duration = Duration::from_secs(5);
+pub(super) const RECONNECT_MAX: Duration = Duration::from_secs(2);
 /// How long a caller waits for a free connection when all are in use.
 const CHECKOUT_WAIT: Duration = Duration::from_secs(30);
 
