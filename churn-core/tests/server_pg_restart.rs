@@ -80,6 +80,18 @@ fn sender(base: &str, key: &str, tag: usize, stop: &AtomicBool, tally: &Mutex<Ta
     }
 }
 
+/// Starts the cluster again if the test fails while it is stopped, so the tests after
+/// this one still find it.
+struct Restart<'a>(&'a str, bool);
+
+impl Drop for Restart<'_> {
+    fn drop(&mut self) {
+        if self.1 {
+            let _ = std::process::Command::new(self.0).arg("start").status();
+        }
+    }
+}
+
 #[test]
 fn postgres_restart_mid_ingest_loses_nothing_acknowledged() {
     let Some(url) = test_url() else { return };
@@ -107,6 +119,7 @@ fn postgres_restart_mid_ingest_loses_nothing_acknowledged() {
         }
         std::thread::sleep(Duration::from_secs(1));
         let before = tally.lock().unwrap().acked.len();
+        let mut down = Restart(&ctl, true);
         pg_ctl(&ctl, &["-m", "fast", "stop"]);
         // Down: a read that needs the store answers 503 with Retry-After, not 500.
         std::thread::sleep(Duration::from_millis(300));
@@ -125,6 +138,7 @@ fn postgres_restart_mid_ingest_loses_nothing_acknowledged() {
         }
         std::thread::sleep(Duration::from_millis(1200));
         pg_ctl(&ctl, &["start"]);
+        down.1 = false;
         let restarted = Instant::now();
         // A connection pooled before the restart is broken: the call retries on a new one.
         idle.stats(DEFAULT_PROJECT).unwrap();
