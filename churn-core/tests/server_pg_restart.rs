@@ -2,10 +2,12 @@
 //! `pg_ctl start` on the throwaway cluster of `./dev test_rust`): while the database is
 //! down the server answers 503 with `Retry-After` (ingest and reads), keeps what it
 //! accepted in its bounded queue, and reconnects by itself; afterwards every
-//! acknowledged event is stored exactly once. Needs `CHURN_TEST_PG_URL` and
+//! acknowledged event is stored exactly once. The same for an `Analytics` tracker: its
+//! queue fills up and refuses more (`QueueFull`), `flush` reports the outage, and
+//! everything accepted is stored once the database is back. Needs `CHURN_TEST_PG_URL` and
 //! `CHURN_TEST_PG_CTL` (skipped with a note when only the URL is set: a server the test
-//! did not start is not restarted). Its own test binary: the restart would break tests
-//! running beside it. ~8 s.
+//! did not start is not restarted). Its own test binary, whose tests take turns: a
+//! restart would break tests running beside it. ~12 s.
 #![cfg(all(feature = "cli", feature = "postgres", unix))]
 
 mod server_common;
@@ -15,8 +17,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use churn_core::event::Event;
 use churn_core::store::{PostgresStore, ScanRequest, Store, StoreExt, DEFAULT_PROJECT};
-use churn_core::Error;
+use churn_core::tracker::Backpressure;
+use churn_core::{Analytics, Error};
 use serde_json::json;
 use server_common::pg::{fresh_db, pg_ctl, test_url};
 use server_common::process::serve;
@@ -80,6 +84,22 @@ fn sender(base: &str, key: &str, tag: usize, stop: &AtomicBool, tally: &Mutex<Ta
     }
 }
 
+/// Held by each test while it may stop the cluster: they take turns.
+static TURN: Mutex<()> = Mutex::new(());
+
+/// The URL and `pg_ctl` script, or `None` to skip.
+fn cluster() -> Option<(String, String)> {
+    let url = test_url()?;
+    let Some(ctl) = std::env::var("CHURN_TEST_PG_CTL")
+        .ok()
+        .filter(|c| !c.is_empty())
+    else {
+        eprintln!("CHURN_TEST_PG_CTL is not set (no throwaway cluster of ./dev): skipped");
+        return None;
+    };
+    Some((url, ctl))
+}
+
 /// Starts the cluster again if the test fails while it is stopped, so the tests after
 /// this one still find it.
 struct Restart<'a>(&'a str, bool);
@@ -94,14 +114,8 @@ impl Drop for Restart<'_> {
 
 #[test]
 fn postgres_restart_mid_ingest_loses_nothing_acknowledged() {
-    let Some(url) = test_url() else { return };
-    let Some(ctl) = std::env::var("CHURN_TEST_PG_CTL")
-        .ok()
-        .filter(|c| !c.is_empty())
-    else {
-        eprintln!("CHURN_TEST_PG_CTL is not set (no throwaway cluster of ./dev): skipped");
-        return;
-    };
+    let Some((url, ctl)) = cluster() else { return };
+    let _turn = TURN.lock().unwrap_or_else(|p| p.into_inner());
     let db = fresh_db(&url, "restart");
     let server = serve(&db, &[], Duration::from_secs(30));
     let (wk, sk) = (server.write_key.clone(), server.secret_key.clone());
@@ -189,4 +203,67 @@ fn postgres_restart_mid_ingest_loses_nothing_acknowledged() {
         rows.len(),
         t.statuses
     );
+}
+
+#[test]
+fn tracker_holds_accepted_events_through_a_restart() {
+    let Some((url, ctl)) = cluster() else { return };
+    let _turn = TURN.lock().unwrap_or_else(|p| p.into_inner());
+    let db = fresh_db(&url, "tracker");
+    let store = std::sync::Arc::new(PostgresStore::connect(&db).unwrap());
+    let capacity = 50;
+    let a = Analytics::builder()
+        .store(store.clone())
+        .batch_size(10)
+        .queue_capacity(capacity)
+        .flush_interval(Duration::from_millis(20))
+        .backpressure(Backpressure::Error)
+        .retry_backoff(Duration::from_millis(50), Duration::from_millis(500))
+        .build()
+        .unwrap();
+    let ev = |i: usize| {
+        Event::track("e")
+            .user_id(format!("u{}", i % 7))
+            .message_id(format!("t{i}"))
+    };
+    for i in 0..20 {
+        a.track(ev(i)).unwrap();
+    }
+    a.flush().unwrap();
+    let mut down = Restart(&ctl, true);
+    pg_ctl(&ctl, &["-m", "fast", "stop"]);
+    // Down: accepted until the queue is full, then refused (never dropped).
+    let mut accepted = 20;
+    let full = loop {
+        match a.track(ev(accepted)) {
+            Ok(()) => accepted += 1,
+            Err(e) => break e,
+        }
+        assert!(accepted < 20 + 10 * capacity, "the queue never filled up");
+    };
+    assert!(matches!(full, Error::QueueFull { .. }), "{full}");
+    assert!(accepted - 20 >= capacity, "{accepted}");
+    let e = a.flush().unwrap_err();
+    assert_eq!(e.code(), "ERR_STORAGE", "{e}");
+    assert!(a.stats().pending > 0);
+    pg_ctl(&ctl, &["start"]);
+    down.1 = false;
+    // Back: flush succeeds once the writer's retry reconnects.
+    let t = Instant::now();
+    while let Err(e) = a.flush() {
+        assert!(t.elapsed() < Duration::from_secs(15), "still failing: {e}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let st = a.stats();
+    assert_eq!(
+        (st.accepted, st.stored, st.pending),
+        (accepted as u64, accepted as u64, 0)
+    );
+    a.close().unwrap();
+    let rows = store
+        .scan_all(DEFAULT_PROJECT, &ScanRequest::new())
+        .unwrap();
+    let ids: HashSet<_> = rows.iter().map(|r| r.event.message_id.clone()).collect();
+    assert_eq!((rows.len(), ids.len()), (accepted, accepted));
+    assert!((0..accepted).all(|i| ids.contains(&format!("t{i}"))));
 }
