@@ -2,12 +2,13 @@
 import type { AnalyticsOptions, TrackMessage, TrackFields, IdentifyMessage, IdentifyFields, BatchReport, TrackerStats, ImportOptions, ImportReport, UserExport, DeleteReport, DateInput, TrainOptions, ScoreOptions, CustomerScore, Explanation, ActiveUsersOptions, ActiveUsersReport, SessionsOptions, SessionsReport, RetentionOptions, RetentionReport, RevenueOptions, RevenueReport, MemoryUsage, ChurnModelInfo, TransactionInput, FunnelOptions, FunnelReport, PathsOptions, PathsReport, ProfileOptions, UserProfile, SegmentInput, SegmentStats, SegmentExpression, SavedSegment } from './types'
 
 /**
- * An analytics instance: a tracker writing to a SQLite file (`{ path }`) or to memory
+ * An analytics instance: a tracker writing to a SQLite file or a PostgreSQL URL (`{ path }`) or to memory
  * (`Analytics.inMemory()`), with the analyses of the core's engine and churn models.
  */
 export declare class Analytics {
   /**
-   * Open (or create) a SQLite store: `new Analytics({ path: 'events.db' })`.
+   * Open (or create) a SQLite store: `new Analytics({ path: 'events.db' })`, or a
+   * PostgreSQL one: `{ path: 'postgres://user@host/db' }` (several app servers can share it).
    * Options: `project`, `batchSize`, `flushIntervalMs`, `queueCapacity`,
    * `backpressure` (`'block'` | `'error'`), `privacy` (the core's privacy policy).
    */

@@ -159,6 +159,16 @@ pub enum Error {
         /// What failed.
         message: String,
     },
+    /// The store cannot be reached for now (its database is down or restarting); the
+    /// same call may succeed after `retry_after`. Nothing accepted is lost: a tracker
+    /// keeps its messages and retries. Same code as [`Error::Storage`] (`ERR_STORAGE`).
+    #[error("storage unavailable (retry in {:.1} s): {message}", retry_after.as_secs_f64())]
+    Unavailable {
+        /// What failed.
+        message: String,
+        /// How long until a new attempt is worth making.
+        retry_after: std::time::Duration,
+    },
     /// The file is a churnlens store written by a newer version.
     #[error("{path} was written by a newer churnlens (schema {found}; this build reads up to {supported}); upgrade churnlens to open it")]
     SchemaTooNew {
@@ -235,7 +245,7 @@ impl Error {
             Error::Validation(_) => "ERR_VALIDATION",
             Error::InvalidArgument { .. } => "ERR_INVALID_ARGUMENT",
             Error::ConsentWithdrawn { .. } => "ERR_CONSENT",
-            Error::Storage { .. } => "ERR_STORAGE",
+            Error::Storage { .. } | Error::Unavailable { .. } => "ERR_STORAGE",
             Error::SchemaTooNew { .. } => "ERR_SCHEMA_TOO_NEW",
             Error::NotAStore { .. } => "ERR_NOT_A_STORE",
             Error::NotFound { .. } => "ERR_NOT_FOUND",

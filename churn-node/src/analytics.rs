@@ -35,7 +35,7 @@ struct AnalyticsOptions {
     privacy: Option<PrivacyPolicy>,
 }
 
-/// An analytics instance: a tracker writing to a SQLite file (`{ path }`) or to memory
+/// An analytics instance: a tracker writing to a SQLite file or a PostgreSQL URL (`{ path }`) or to memory
 /// (`Analytics.inMemory()`), with the analyses of the core's engine and churn models.
 #[napi]
 pub struct Analytics {
@@ -54,7 +54,7 @@ fn build(opts: AnalyticsOptions, memory: bool) -> napi::Result<Analytics> {
         (None, false) => {
             return Err(invalid(
                 "path",
-                "new Analytics({ path }) needs a file path; use Analytics.inMemory() for a store in memory",
+                "new Analytics({ path }) needs a file path or a postgres:// URL; use Analytics.inMemory() for a store in memory",
             ))
         }
     };
@@ -156,7 +156,8 @@ impl Analytics {
 
 #[napi]
 impl Analytics {
-    /// Open (or create) a SQLite store: `new Analytics({ path: 'events.db' })`.
+    /// Open (or create) a SQLite store: `new Analytics({ path: 'events.db' })`, or a
+    /// PostgreSQL one: `{ path: 'postgres://user@host/db' }` (several app servers can share it).
     /// Options: `project`, `batchSize`, `flushIntervalMs`, `queueCapacity`,
     /// `backpressure` (`'block'` | `'error'`), `privacy` (the core's privacy policy).
     #[napi(constructor, ts_args_type = "options: AnalyticsOptions")]

@@ -137,7 +137,7 @@ impl Analytics {
         Ok(cls.call((py.None(),), kwargs)?.unbind())
     }
 
-    /// The SQLite file, or None in memory.
+    /// The SQLite file or PostgreSQL URL, or None in memory.
     #[getter]
     fn path(&self) -> Option<String> {
         self.config.path.clone()
@@ -167,7 +167,11 @@ impl Analytics {
 
     fn __repr__(&self) -> String {
         match &self.config.path {
-            Some(p) => format!("Analytics({p:?}, project={:?})", self.config.project),
+            Some(p) => format!(
+                "Analytics({:?}, project={:?})",
+                churn_core::store::postgres::redact_url(p),
+                self.config.project
+            ),
             None => format!("Analytics.in_memory(project={:?})", self.config.project),
         }
     }

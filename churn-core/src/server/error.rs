@@ -133,6 +133,10 @@ impl From<Error> for ApiError {
             Error::ConsentWithdrawn { .. } => (StatusCode::FORBIDDEN, None),
             Error::NotFound { .. } => (StatusCode::NOT_FOUND, None),
             Error::QueueFull { .. } | Error::Closed => (StatusCode::SERVICE_UNAVAILABLE, Some(1)),
+            Error::Unavailable { retry_after, .. } => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Some(retry_after.as_secs_f64().ceil().max(1.0) as u64),
+            ),
             _ => (StatusCode::INTERNAL_SERVER_ERROR, None),
         };
         ApiError {
@@ -171,6 +175,14 @@ mod tests {
         assert_eq!(
             (e.status.as_u16(), e.code, e.retry_after),
             (503, "ERR_QUEUE_FULL", Some(1))
+        );
+        let e = ApiError::from(Error::Unavailable {
+            message: "database restarting".into(),
+            retry_after: std::time::Duration::from_millis(1500),
+        });
+        assert_eq!(
+            (e.status.as_u16(), e.code, e.retry_after),
+            (503, "ERR_STORAGE", Some(2))
         );
         let e = ApiError::from(Error::storage("disk"));
         assert_eq!((e.status.as_u16(), e.code), (500, "ERR_STORAGE"));

@@ -6,7 +6,10 @@
 //! reported (HTTP 503 with `Retry-After`) instead of blocking a server thread. The
 //! ingestion routes answer only once the accepted messages are committed
 //! ([`Ingest::ingest_then`]): a 2xx survives a crash of the server right after it.
-//! [`Ingest::close`] stores every accepted message before the server exits.
+//! [`Ingest::close`] stores every accepted message before the server exits. When the
+//! store fails (a database restarting), a tracker keeps what it accepted and retries
+//! every 100 ms to [`RETRY_MAX`]: a request waiting for its commit gets a 503 after the
+//! next failed attempt instead of hanging.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -49,6 +52,9 @@ pub trait Ingest: Send + Sync {
     /// The store behind it.
     fn store(&self) -> &Arc<dyn Store>;
 }
+
+/// Longest pause between a project's store attempts while the store fails.
+pub const RETRY_MAX: Duration = Duration::from_secs(2);
 
 /// Tracker settings used for every project.
 #[derive(Debug, Clone, PartialEq)]
@@ -133,6 +139,7 @@ impl TrackerIngest {
                 .flush_interval(self.config.flush_interval)
                 .queue_capacity(self.config.queue_capacity)
                 .backpressure(Backpressure::Error)
+                .retry_backoff(Duration::from_millis(100), RETRY_MAX)
                 .build()?,
         );
         map.insert(project.to_string(), t.clone());

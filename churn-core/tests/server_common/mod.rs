@@ -2,6 +2,8 @@
 //! over a SQLite file, and a blocking HTTP client that does not treat 4xx as errors.
 #![allow(dead_code)]
 
+#[cfg(all(feature = "cli", feature = "postgres", unix))]
+pub mod pg;
 #[cfg(all(feature = "cli", unix))]
 pub mod process;
 

@@ -1,8 +1,9 @@
-//! A real `churn serve` process on 127.0.0.1 (port 0) for the crash and load tests:
-//! started with a timeout on its "listening" line, its keys read from `<db>.keys`, its
-//! resident memory read from `/proc`.
+//! A real `churn serve` process on 127.0.0.1 (port 0) for the crash, load and PostgreSQL
+//! tests: started with a timeout on its "listening" line, its keys read from what it
+//! prints or from `<db>.keys`, its resident memory read from `/proc`.
 #![allow(dead_code)]
 
+use std::ffi::OsStr;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -16,15 +17,33 @@ pub struct Serve {
     pub addr: std::net::SocketAddr,
     pub write_key: String,
     pub secret_key: String,
+    /// Its stderr up to the "listening" line.
+    pub early: Vec<String>,
     /// The rest of its stderr, line by line.
     pub stderr: Receiver<String>,
 }
 
 /// Start `churn --db <db> serve --port 0 <args>` and wait (at most `timeout`) until it
-/// listens. Rate limits are off unless `args` set them. The keys are the default
-/// project's from `<db>.keys` (empty when the store already had projects).
-pub fn serve(db: &Path, args: &[&str], timeout: Duration) -> Serve {
-    let child = Command::new(env!("CARGO_BIN_EXE_churn"))
+/// listens. `db` is a SQLite file or a `postgres://` URL. Rate limits are off unless
+/// `args` set them. The keys are the default project's, as printed when it was created,
+/// else from `<db>.keys` (empty when the store already had projects and no keys file).
+pub fn serve(db: impl AsRef<OsStr>, args: &[&str], timeout: Duration) -> Serve {
+    serve_in(None, db, args, timeout)
+}
+
+/// [`serve`] with the working directory `cwd` (default: the test's).
+pub fn serve_in(
+    cwd: Option<&Path>,
+    db: impl AsRef<OsStr>,
+    args: &[&str],
+    timeout: Duration,
+) -> Serve {
+    let db = db.as_ref();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_churn"));
+    if let Some(dir) = cwd {
+        cmd.current_dir(dir);
+    }
+    let child = cmd
         .arg("--db")
         .arg(db)
         .args(["serve", "--port", "0", "--ip-rate", "0", "--key-rate", "0"])
@@ -47,19 +66,30 @@ pub fn serve(db: &Path, args: &[&str], timeout: Duration) -> Serve {
         }
     });
     let deadline = Instant::now() + timeout;
+    let (mut printed_write, mut printed_secret) = (String::new(), String::new());
+    let mut early = Vec::new();
     let url = loop {
         let left = deadline.saturating_duration_since(Instant::now());
         match rx.recv_timeout(left) {
             Ok(line) => {
-                if let Some(rest) = line.strip_prefix("churnlens listening on ") {
+                early.push(line.clone());
+                let last = || line.split_whitespace().last().unwrap_or("").to_string();
+                if line.contains("write key  (") {
+                    printed_write = last();
+                } else if line.contains("secret key (") {
+                    printed_secret = last();
+                } else if let Some(rest) = line.strip_prefix("churnlens listening on ") {
                     break rest.split_whitespace().next().unwrap().to_string();
                 }
             }
-            Err(e) => panic!("churn serve did not listen within {timeout:?}: {e}"),
+            Err(e) => panic!("churn serve did not listen within {timeout:?}: {e}; said {early:?}"),
         }
     };
-    let keys = std::fs::read_to_string(keys_path(db)).unwrap_or_default();
-    let key = |name: &str| {
+    let keys = std::fs::read_to_string(keys_path(Path::new(db))).unwrap_or_default();
+    let key = |name: &str, printed: String| {
+        if !printed.is_empty() {
+            return printed;
+        }
         keys.lines()
             .find_map(|l| l.strip_prefix(name))
             .map(|k| k.trim().to_string())
@@ -73,8 +103,9 @@ pub fn serve(db: &Path, args: &[&str], timeout: Duration) -> Serve {
         child: child.0.take().unwrap(),
         addr,
         url,
-        write_key: key("write_key="),
-        secret_key: key("secret_key="),
+        write_key: key("write_key=", printed_write),
+        secret_key: key("secret_key=", printed_secret),
+        early,
         stderr: rx,
     }
 }

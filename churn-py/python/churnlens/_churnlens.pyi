@@ -45,8 +45,9 @@ class ChurnModel:
         """Read a model written by :meth:`save`."""
 
 class Analytics:
-    """Event tracking, analyses and churn models over a SQLite file (``path``) or in
-    memory (``path=None`` / :meth:`in_memory`).
+    """Event tracking, analyses and churn models over a SQLite file (``path``), a
+    PostgreSQL database (``path="postgres://user@host/db"``, shared by several app
+    servers) or in memory (``path=None`` / :meth:`in_memory`).
 
     ``track``-like calls validate at once and queue; a background thread stores them
     in batches of ``batch_size`` at least every ``flush_interval`` seconds. When the
@@ -82,7 +83,7 @@ class Analytics:
         """An instance over a new in-memory store (same keywords as the constructor)."""
     @property
     def path(self) -> Optional[str]:
-        """The SQLite file, or None in memory."""
+        """The SQLite file or PostgreSQL URL, or None in memory."""
     @property
     def project(self) -> str:
         """The project (tenant) events go to."""

@@ -4,8 +4,13 @@
 //! Driver: `tokio-postgres` 0.7 (the well-kept async driver the sync `postgres` crate
 //! wraps; it gives binary `COPY` for bulk ingest). The trait is synchronous, so the store
 //! owns a small current-thread tokio runtime and blocks on it; connections are kept in
-//! a small pool (a connection found closed is dropped and a new one opened on the next
-//! call, so the store recovers when the database restarts).
+//! a bounded pool with reconnect backoff ([`pool`]).
+//!
+//! When the database restarts, the store recovers by itself: a call that finds its
+//! pooled connection closed retries once on a new connection; while the database is
+//! unreachable calls fail fast with [`Error::Unavailable`] (reconnects back off from
+//! 100 ms to 2 s), which the tracker answers by keeping its messages and retrying, and
+//! the server by a 503 with `Retry-After`.
 //!
 //! Guarantees (the same conformance suite as SQLite and memory):
 //! - every row is keyed by project; `(project, message_id)` is unique, so retries and
@@ -16,6 +21,7 @@
 //! - batches are copied with `COPY ... FROM STDIN (FORMAT binary)` into a per-session
 //!   staging table, then inserted with one `INSERT ... SELECT`.
 
+mod pool;
 mod read;
 mod schema;
 mod write;
@@ -23,10 +29,11 @@ mod write;
 use std::future::Future;
 use std::ops::ControlFlow;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
 
-use parking_lot::Mutex;
 use tokio::runtime::Runtime;
-use tokio_postgres::{Client, NoTls};
+use tokio_postgres::error::SqlState;
+use tokio_postgres::{Client, Config, NoTls};
 
 use super::types::*;
 use super::Store;
@@ -34,8 +41,8 @@ use crate::error::{Error, Result};
 use crate::event::{Event, Message};
 use crate::time::Timestamp;
 
-/// Connections kept open for reuse.
-const POOL_SIZE: usize = 4;
+/// Connect timeout unless the URL sets `connect_timeout`.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Whether `location` names a PostgreSQL database (`postgres://` or `postgresql://`).
 ///
@@ -49,7 +56,38 @@ pub fn is_postgres_url(location: &str) -> bool {
 }
 
 pub(crate) fn pg_err(e: tokio_postgres::Error) -> Error {
+    if is_unavailable(&e) {
+        return Error::Unavailable {
+            message: format!("postgres: {e}"),
+            retry_after: pool::RECONNECT_MIN,
+        };
+    }
     Error::storage(format!("postgres: {e}"))
+}
+
+/// Whether `e` says the server is gone for now (connection closed or refused, server
+/// shutting down or starting up) rather than that the request was wrong.
+fn is_unavailable(e: &tokio_postgres::Error) -> bool {
+    if e.is_closed() {
+        return true;
+    }
+    if let Some(db) = e.as_db_error() {
+        // Class 57, operator intervention: admin / crash shutdown, cannot connect now.
+        return [
+            SqlState::ADMIN_SHUTDOWN,
+            SqlState::CRASH_SHUTDOWN,
+            SqlState::CANNOT_CONNECT_NOW,
+        ]
+        .contains(db.code());
+    }
+    let mut src = std::error::Error::source(e);
+    while let Some(s) = src {
+        if s.is::<std::io::Error>() {
+            return true;
+        }
+        src = s.source();
+    }
+    false
 }
 
 /// A [`Store`] in a PostgreSQL database.
@@ -61,10 +99,10 @@ pub(crate) fn pg_err(e: tokio_postgres::Error) -> Error {
 /// ```
 pub struct PostgresStore {
     rt: OwnedRuntime,
-    url: String,
+    config: Config,
     /// The URL without its password, for messages.
     shown: String,
-    idle: Mutex<Vec<Client>>,
+    pool: pool::Pool,
     version: AtomicU32,
 }
 
@@ -96,8 +134,13 @@ impl std::fmt::Debug for PostgresStore {
     }
 }
 
-/// `url` with any password replaced by `***`.
-fn redact(url: &str) -> String {
+/// `url` with any password replaced by `***` (for messages and `repr`s).
+///
+/// ```
+/// use churn_core::store::postgres::redact_url;
+/// assert_eq!(redact_url("postgres://u:secret@h/db"), "postgres://u:***@h/db");
+/// ```
+pub fn redact_url(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_string();
     };
@@ -119,16 +162,23 @@ impl PostgresStore {
             .enable_all()
             .build()
             .map_err(|e| Error::storage(format!("postgres runtime: {e}")))?;
+        let shown = redact_url(url);
+        let mut config: Config = url
+            .parse()
+            .map_err(|e| Error::invalid("db", format!("{shown}: {e}")))?;
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(CONNECT_TIMEOUT);
+        }
         let store = PostgresStore {
             rt: OwnedRuntime(Some(rt)),
-            url: url.to_string(),
-            shown: redact(url),
-            idle: Mutex::new(Vec::new()),
+            config,
+            shown,
+            pool: pool::Pool::new(pool::MAX_SIZE),
             version: AtomicU32::new(0),
         };
-        let mut client = store.open_client()?;
+        let mut client = store.take()?;
         let v = store.block(schema::migrate(&mut client, &store.shown));
-        store.give_back(client);
+        drop(client);
         store.version.store(v?, Ordering::Relaxed);
         Ok(store)
     }
@@ -151,9 +201,21 @@ impl PostgresStore {
     }
 
     fn open_client(&self) -> Result<Client> {
-        let (client, conn) = self
-            .block(tokio_postgres::connect(&self.url, NoTls))
-            .map_err(|e| Error::storage(format!("postgres: connect to {}: {e}", self.shown)))?;
+        let (client, conn) = self.block(self.config.connect(NoTls)).map_err(|e| {
+            let e = pg_err(e);
+            let why = match &e {
+                Error::Unavailable { message, .. } | Error::Storage { message } => message,
+                _ => "",
+            };
+            let message = format!("connect to {}: {why}", self.shown);
+            match e {
+                Error::Unavailable { retry_after, .. } => Error::Unavailable {
+                    message,
+                    retry_after,
+                },
+                _ => Error::storage(message),
+            }
+        })?;
         self.rt.spawn(async move {
             let _ = conn.await;
         });
@@ -162,37 +224,60 @@ impl PostgresStore {
         Ok(client)
     }
 
-    /// A pooled connection (or a new one).
-    fn take(&self) -> Result<Client> {
-        loop {
-            let c = self.idle.lock().pop();
-            match c {
-                Some(c) if !c.is_closed() => return Ok(c),
-                Some(_) => continue,
-                None => return self.open_client(),
+    /// A pooled connection (or a new one); back to the pool when dropped.
+    fn take(&self) -> Result<pool::Conn<'_>> {
+        self.pool.get(|| self.open_client())
+    }
+
+    /// A connection with `sql` prepared on it, retried once on a new connection when the
+    /// pooled one turns out broken (as [`with!`] does).
+    fn prepared(&self, sql: &str) -> Result<(pool::Conn<'_>, tokio_postgres::Statement)> {
+        let mut conn = self.take()?;
+        match self.block(conn.prepare(sql)).map_err(pg_err) {
+            Ok(stmt) => Ok((conn, stmt)),
+            Err(Error::Unavailable { .. }) if conn.reused => {
+                conn.discard(true);
+                drop(conn);
+                self.pool.clear_idle();
+                let conn = self.take()?;
+                let stmt = self.block(conn.prepare(sql)).map_err(pg_err)?;
+                Ok((conn, stmt))
             }
+            Err(e) => Err(e),
         }
     }
 
-    fn give_back(&self, c: Client) {
-        let mut idle = self.idle.lock();
-        if !c.is_closed() && idle.len() < POOL_SIZE {
-            idle.push(c);
-        }
+    /// Return a connection to the pool (dropping it does the same).
+    fn give_back(&self, c: pool::Conn<'_>) {
+        drop(c);
     }
 }
 
 /// Run an expression with a pooled connection bound to `$c`, on the store's runtime.
+/// A pooled connection found broken (the database restarted since it was opened) is
+/// dropped with the other idle ones and the call runs once more on a new connection:
+/// every call made this way is idempotent in what it stores (writes dedup by message id
+/// or set a value; only a returned count, such as `delete_object`'s, may be off when the
+/// first attempt had committed before its connection broke).
 macro_rules! with {
     ($store:expr, |$c:ident| $body:expr) => {{
         let store = $store;
-        let mut conn = store.take()?;
-        let out = store.block(async {
-            let $c = &mut conn;
-            $body.await
-        });
-        store.give_back(conn);
-        out
+        let mut retried = false;
+        loop {
+            let mut conn = store.take()?;
+            let out = store.block(async {
+                let $c = &mut *conn;
+                $body.await
+            });
+            if matches!(out, Err(Error::Unavailable { .. })) && conn.reused && !retried {
+                retried = true;
+                conn.discard(true);
+                drop(conn);
+                store.pool.clear_idle();
+                continue;
+            }
+            break out;
+        }
     }};
 }
 
@@ -261,7 +346,9 @@ impl Store for PostgresStore {
     ) -> Result<DeleteReport> {
         // One transaction spanning the rewrite, which runs here (the closure is not
         // `Send`): BEGIN, lock and read, rewrite, update, COMMIT on one connection.
-        let conn = self.take()?;
+        let mut conn = self.take()?;
+        // Closed, not pooled, if anything below fails mid-transaction.
+        conn.discard(true);
         let before = self.block(async {
             conn.batch_execute("BEGIN").await.map_err(pg_err)?;
             write::lock_person_events(&conn, project, user_id).await
@@ -279,6 +366,7 @@ impl Store for PostgresStore {
             conn.batch_execute("COMMIT").await.map_err(pg_err)?;
             Ok::<_, Error>(rep)
         })?;
+        conn.discard(false);
         self.give_back(conn);
         Ok(rep)
     }

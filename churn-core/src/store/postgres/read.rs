@@ -83,8 +83,7 @@ pub(super) fn paged(
     sql.push_str(&format!(" ORDER BY seq LIMIT ${limit_at}"));
     let mut cursor = i64::try_from(req.after_seq.unwrap_or(0)).unwrap_or(i64::MAX);
     let mut left = req.limit.unwrap_or(usize::MAX);
-    let conn = store.take()?;
-    let stmt = store.block(conn.prepare(&sql)).map_err(pg_err)?;
+    let (conn, stmt) = store.prepared(&sql)?;
     while left > 0 {
         let n = left.min(PAGE) as i64;
         let mut args: Vec<&(dyn ToSql + Sync)> = vec![&project, &cursor];

@@ -151,8 +151,11 @@ fn open_location_picks_postgres_for_urls() {
 
 #[test]
 fn passwords_are_not_shown() {
-    assert_eq!(redact("postgres://u:secret@h/db"), "postgres://u:***@h/db");
-    assert_eq!(redact("postgres://u@h/db"), "postgres://u@h/db");
+    assert_eq!(
+        redact_url("postgres://u:secret@h/db"),
+        "postgres://u:***@h/db"
+    );
+    assert_eq!(redact_url("postgres://u@h/db"), "postgres://u@h/db");
     assert_eq!(
         with_dbname("postgres://u@h:5/db?host=/tmp", "x"),
         "postgres://u@h:5/x?host=/tmp"
