@@ -5,7 +5,6 @@
 use futures_util::SinkExt;
 use tokio_postgres::CopyInSink;
 
-use super::pg_err;
 use crate::error::{Error, Result};
 
 /// Bytes buffered before a chunk is sent to the server.
@@ -69,26 +68,20 @@ impl CopyWriter {
     }
 
     /// Send the buffer when it is large enough (call between rows).
-    pub(super) async fn maybe_send(&mut self) -> Result<()> {
+    pub(super) async fn maybe_send(&mut self) -> std::result::Result<(), tokio_postgres::Error> {
         if self.buf.len() >= CHUNK {
             let chunk = std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK + 4096));
-            self.sink
-                .send(std::io::Cursor::new(chunk))
-                .await
-                .map_err(pg_err)?;
+            self.sink.send(std::io::Cursor::new(chunk)).await?;
         }
         Ok(())
     }
 
     /// Send the trailer and finish the `COPY`; returns the rows the server stored.
-    pub(super) async fn finish(mut self) -> Result<u64> {
+    pub(super) async fn finish(mut self) -> std::result::Result<u64, tokio_postgres::Error> {
         self.buf.extend_from_slice(&(-1i16).to_be_bytes());
         let chunk = std::mem::take(&mut self.buf);
-        self.sink
-            .send(std::io::Cursor::new(chunk))
-            .await
-            .map_err(pg_err)?;
-        self.sink.as_mut().finish().await.map_err(pg_err)
+        self.sink.send(std::io::Cursor::new(chunk)).await?;
+        self.sink.as_mut().finish().await
     }
 }
 

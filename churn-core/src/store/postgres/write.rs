@@ -38,13 +38,58 @@ pub(super) async fn lock_project(tx: &Transaction<'_>, project: &str) -> Result<
     Ok(row.get(0))
 }
 
+/// `COPY` the message ids of `events` into `churn_message_ids`: fails with a unique
+/// violation when one is stored already.
+async fn copy_ids(
+    tx: &Transaction<'_>,
+    project: &str,
+    events: &[&Event],
+) -> Result<std::result::Result<(), tokio_postgres::Error>> {
+    let sink = tx
+        .copy_in("COPY churn_message_ids (project, message_id, ts) FROM STDIN (FORMAT binary)")
+        .await
+        .map_err(pg_err)?;
+    let mut w = CopyWriter::new(sink);
+    for e in events {
+        w.row(3);
+        w.bytes(project.as_bytes())?;
+        w.bytes(e.message_id.as_bytes())?;
+        w.i64(e.timestamp.millis());
+        if let Err(e) = w.maybe_send().await {
+            return Ok(Err(e));
+        }
+    }
+    Ok(w.finish().await.map(|_| ()))
+}
+
 /// Claim the message ids of `events` (distinct) in `churn_message_ids`; returns which
-/// were new, or `None` when all were.
+/// were new, or `None` when all were. The caller holds the project lock, so no other
+/// writer claims ids of this project meanwhile.
 async fn claim_ids(
     tx: &Transaction<'_>,
     project: &str,
     events: &[&Event],
 ) -> Result<Option<HashSet<String>>> {
+    // Fast path, the usual case of a batch of new events: `COPY` the ids in (plain
+    // inserts, no per-row conflict check) inside a savepoint. On a unique violation the
+    // savepoint is rolled back and the ids are claimed one conflict check at a time.
+    tx.batch_execute("SAVEPOINT churn_claim")
+        .await
+        .map_err(pg_err)?;
+    match copy_ids(tx, project, events).await? {
+        Ok(()) => {
+            tx.batch_execute("RELEASE SAVEPOINT churn_claim")
+                .await
+                .map_err(pg_err)?;
+            return Ok(None);
+        }
+        Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION) => {
+            tx.batch_execute("ROLLBACK TO SAVEPOINT churn_claim")
+                .await
+                .map_err(pg_err)?;
+        }
+        Err(e) => return Err(pg_err(e)),
+    }
     let ids: Vec<&str> = events.iter().map(|e| e.message_id.as_str()).collect();
     let ts: Vec<i64> = events.iter().map(|e| e.timestamp.millis()).collect();
     let rows = tx
@@ -98,9 +143,9 @@ async fn copy_events(
         w.opt(e.anonymous_id.as_deref())?;
         w.opt(e.session_id.as_deref())?;
         w.with(|buf| serde_json::to_writer(buf, e).map_err(|e| Error::storage(e.to_string())))?;
-        w.maybe_send().await?;
+        w.maybe_send().await.map_err(pg_err)?;
     }
-    w.finish().await
+    w.finish().await.map_err(pg_err)
 }
 
 /// Store the events not stored yet (first of each message id wins), numbered after
