@@ -174,7 +174,8 @@ fn dedup_and_seq<S: Store>(s: &S) {
         .scan_all(P, &ScanRequest::new().after_seq(all[0].seq))
         .unwrap();
     assert_eq!(after.len(), 2);
-    assert_eq!(s.schema_version().unwrap(), SCHEMA_VERSION);
+    // PostgreSQL numbers its layouts on from SQLite's (its own `SCHEMA_VERSION`).
+    assert!(s.schema_version().unwrap() >= SCHEMA_VERSION);
 }
 
 fn scan_filters<S: Store>(s: &S) {

@@ -18,19 +18,27 @@
 //! - `seq` is assigned per project in commit order: writers lock the project's counter
 //!   row inside their transaction, so a reader's `after_seq` cursor never skips a row
 //!   committed later with a smaller `seq`;
-//! - batches are copied with `COPY ... FROM STDIN (FORMAT binary)` into a per-session
-//!   staging table, then inserted with one `INSERT ... SELECT`.
+//! - a batch claims its message ids in `churn_message_ids` (one `INSERT ... ON CONFLICT
+//!   DO NOTHING RETURNING`), then the new events go straight into the monthly
+//!   partitions of `churn_events` with `COPY ... FROM STDIN (FORMAT binary)`;
+//! - scans of the core columns stream one `COPY (SELECT ...) TO STDOUT (FORMAT binary)`.
 
+mod copy;
+mod partition;
 mod pool;
 mod read;
 mod schema;
 mod write;
 
+pub use schema::SCHEMA_VERSION;
+
+use std::collections::HashSet;
 use std::future::Future;
 use std::ops::ControlFlow;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
+use parking_lot::Mutex;
 use tokio::runtime::Runtime;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{Client, Config, NoTls};
@@ -104,6 +112,8 @@ pub struct PostgresStore {
     shown: String,
     pool: pool::Pool,
     version: AtomicU32,
+    /// Months whose events partition this store knows exists.
+    months: Mutex<HashSet<i32>>,
 }
 
 /// The store's runtime, shut down without blocking when dropped: the last handle to a
@@ -175,6 +185,7 @@ impl PostgresStore {
             shown,
             pool: pool::Pool::new(pool::MAX_SIZE),
             version: AtomicU32::new(0),
+            months: Mutex::new(HashSet::new()),
         };
         let mut client = store.take()?;
         let v = store.block(schema::migrate(&mut client, &store.shown));
@@ -219,8 +230,6 @@ impl PostgresStore {
         self.rt.spawn(async move {
             let _ = conn.await;
         });
-        self.block(client.batch_execute(schema::SESSION_SETUP))
-            .map_err(pg_err)?;
         Ok(client)
     }
 
@@ -287,7 +296,7 @@ impl Store for PostgresStore {
     }
 
     fn apply(&self, project: &str, messages: &[Message]) -> Result<AppendOutcome> {
-        with!(self, |c| write::apply(c, project, messages))
+        with!(self, |c| write::apply(c, &self.months, project, messages))
     }
 
     fn scan(
@@ -308,9 +317,7 @@ impl Store for PostgresStore {
         req: &ScanRequest,
         visit: &mut dyn FnMut(&EventRow<'_>) -> ControlFlow<()>,
     ) -> Result<()> {
-        read::paged(self, project, req, false, &mut |seq, row| {
-            Ok(visit(&read::event_row(seq, row)))
-        })
+        read::scan_rows_copy(self, project, req, visit)
     }
 
     fn user(&self, project: &str, user_id: &str) -> Result<Option<UserRecord>> {
@@ -372,7 +379,12 @@ impl Store for PostgresStore {
     }
 
     fn purge_before(&self, project: &str, before: Timestamp) -> Result<u64> {
-        with!(self, |c| write::purge_before(c, project, before))
+        with!(self, |c| partition::purge_before(
+            c,
+            &self.months,
+            project,
+            before
+        ))
     }
 
     fn put_object(&self, project: &str, namespace: &str, key: &str, value: &[u8]) -> Result<()> {

@@ -7,19 +7,24 @@
 use tokio_postgres::Client;
 
 use crate::error::{Error, Result};
-use crate::store::SCHEMA_VERSION;
 
 use super::pg_err;
 
 /// Advisory lock key taken while migrating ("churnlen" in ASCII).
 const MIGRATE_LOCK: i64 = 0x6368_7572_6e6c_656e;
 
+/// Newest PostgreSQL layout this build writes and reads: 2 is the first layout (one
+/// events table), 3 partitions the events table by month and keeps message ids in
+/// their own table. (SQLite numbers its layouts separately.)
+pub const SCHEMA_VERSION: u32 = 3;
+
 /// `(version, SQL)` pairs, oldest first. The PostgreSQL layout starts at version 2, the
 /// logical data model shared with SQLite (events with message-id dedup, users, links,
 /// consents, objects).
-const MIGRATIONS: &[(u32, &str)] = &[(
-    2,
-    "
+const MIGRATIONS: &[(u32, &str)] = &[
+    (
+        2,
+        "
 CREATE TABLE churn_projects (
     project text PRIMARY KEY,
     max_seq bigint NOT NULL DEFAULT 0
@@ -72,7 +77,86 @@ CREATE TABLE churn_objects (
     PRIMARY KEY (project, namespace, key)
 );
 ",
-)];
+    ),
+    (
+        3,
+        // Events partitioned by month of `ts` (range partitions made on demand by
+        // `churn_event_partition`, plus a default partition for anything else). A
+        // partitioned table's unique constraints must contain the partition key, so the
+        // exact `(project, message_id)` dedup lives in `churn_message_ids`, one
+        // non-partitioned table (its `ts` lets a purge forget purged ids). `person`
+        // (user id, else anonymous id) is the per-person key: Citus distributes on it.
+        // `churn_projects.events` counts each project's events (kept by every write in
+        // the same transaction), so `stats` never counts rows.
+        "
+ALTER TABLE churn_events RENAME TO churn_events_v2;
+ALTER INDEX churn_events_user RENAME TO churn_events_v2_user;
+ALTER INDEX churn_events_anon RENAME TO churn_events_v2_anon;
+ALTER INDEX churn_events_ts RENAME TO churn_events_v2_ts;
+CREATE TABLE churn_events (
+    project text NOT NULL,
+    seq bigint NOT NULL,
+    ts bigint NOT NULL,
+    person text NOT NULL,
+    message_id text NOT NULL,
+    event text NOT NULL,
+    user_id text,
+    anonymous_id text,
+    session_id text,
+    body bytea NOT NULL
+) PARTITION BY RANGE (ts);
+CREATE TABLE churn_events_default PARTITION OF churn_events DEFAULT;
+CREATE INDEX churn_events_seq ON churn_events (project, seq);
+CREATE INDEX churn_events_person ON churn_events (project, person);
+CREATE INDEX churn_events_anon ON churn_events (project, anonymous_id)
+    WHERE user_id IS NOT NULL AND anonymous_id IS NOT NULL;
+CREATE TABLE churn_message_ids (
+    project text NOT NULL,
+    message_id text NOT NULL,
+    ts bigint NOT NULL,
+    PRIMARY KEY (project, message_id)
+);
+CREATE FUNCTION churn_event_partition(at bigint) RETURNS void LANGUAGE plpgsql AS $f$
+DECLARE
+    m timestamp := date_trunc('month', to_timestamp(at / 1000.0) AT TIME ZONE 'UTC');
+    name text := 'churn_events_' || to_char(m, 'YYYYMM');
+    lo bigint := (extract(epoch FROM m) * 1000)::bigint;
+    hi bigint := (extract(epoch FROM m + interval '1 month') * 1000)::bigint;
+BEGIN
+    IF m < '1900-01-01' OR m >= '9999-01-01' OR to_regclass(name) IS NOT NULL THEN
+        RETURN;
+    END IF;
+    PERFORM pg_advisory_xact_lock(7234017283807667311);
+    IF to_regclass(name) IS NOT NULL THEN
+        RETURN;
+    END IF;
+    -- A month whose rows already went to the default partition stays there.
+    IF EXISTS (SELECT 1 FROM churn_events_default WHERE ts >= lo AND ts < hi) THEN
+        RETURN;
+    END IF;
+    EXECUTE format('CREATE TABLE %I PARTITION OF churn_events FOR VALUES FROM (%s) TO (%s)',
+                   name, lo, hi);
+END
+$f$;
+SELECT churn_event_partition(t) FROM (
+    SELECT min(ts) AS t FROM churn_events_v2
+    GROUP BY date_trunc('month', to_timestamp(ts / 1000.0) AT TIME ZONE 'UTC')
+) months;
+INSERT INTO churn_events
+    (project, seq, ts, person, message_id, event, user_id, anonymous_id, session_id, body)
+SELECT project, seq, ts, coalesce(user_id, anonymous_id, ''), message_id, event, user_id,
+       anonymous_id, session_id, body
+FROM churn_events_v2;
+INSERT INTO churn_message_ids (project, message_id, ts)
+SELECT project, message_id, ts FROM churn_events_v2;
+ALTER TABLE churn_projects ADD COLUMN events bigint NOT NULL DEFAULT 0;
+UPDATE churn_projects p SET events = c.n
+FROM (SELECT project, count(*) AS n FROM churn_events_v2 GROUP BY project) c
+WHERE c.project = p.project;
+DROP TABLE churn_events_v2;
+",
+    ),
+];
 
 /// Bring the database to [`SCHEMA_VERSION`]; refuse one written by a newer build.
 pub(super) async fn migrate(client: &mut Client, location: &str) -> Result<u32> {
@@ -115,16 +199,11 @@ pub(super) async fn migrate(client: &mut Client, location: &str) -> Result<u32> 
     Ok(found)
 }
 
-/// Per-session setup: the staging table bulk inserts copy into.
-pub(super) const SESSION_SETUP: &str = "
-CREATE TEMP TABLE IF NOT EXISTS churn_stage (
-    ord bigint NOT NULL,
-    message_id text NOT NULL,
-    ts bigint NOT NULL,
-    event text NOT NULL,
-    user_id text,
-    anonymous_id text,
-    session_id text,
-    body bytea NOT NULL
-) ON COMMIT DELETE ROWS;
-";
+/// The SQL of migration `version` (for tests that build an older layout).
+#[cfg(test)]
+pub(super) fn migration_sql(version: u32) -> Option<&'static str> {
+    MIGRATIONS
+        .iter()
+        .find(|(v, _)| *v == version)
+        .map(|(_, sql)| *sql)
+}

@@ -1,41 +1,36 @@
 //! Writes: batches (binary `COPY` into the session's staging table, then one
 //! `INSERT ... SELECT`), identities, deletes, purges, objects and consent.
 
-use tokio_postgres::binary_copy::BinaryCopyInWriter;
-use tokio_postgres::types::{ToSql, Type};
+use std::collections::HashSet;
+
+use parking_lot::Mutex;
 use tokio_postgres::{Client, GenericClient, Transaction};
 
-use super::pg_err;
+use super::copy::CopyWriter;
+use super::{partition, pg_err};
 use crate::error::{Error, Result};
 use crate::event::{Event, Message, Properties};
 use crate::store::memory::merge_traits;
 use crate::store::types::*;
 use crate::time::Timestamp;
 
-/// Columns of `churn_stage`, in `COPY` order.
-const STAGE_TYPES: &[Type] = &[
-    Type::INT8,
-    Type::TEXT,
-    Type::INT8,
-    Type::TEXT,
-    Type::TEXT,
-    Type::TEXT,
-    Type::TEXT,
-    Type::BYTEA,
-];
+/// Rows of a person whose ids are `$2`: the same rows as `user_id = ANY($2) OR
+/// anonymous_id = ANY($2)`, phrased for the `person` and partial `anonymous_id` indexes
+/// (`person` is the user id when there is one, else the anonymous id).
+pub(super) const PERSON_MATCH: &str =
+    "(person = ANY($2) OR (user_id IS NOT NULL AND anonymous_id = ANY($2)))";
 
 /// Lock the project's counter row (made on first use) and return the highest `seq`.
-/// Held until commit, it orders writers of one project, so `seq` follows commit order.
-async fn lock_project(tx: &Transaction<'_>, project: &str) -> Result<i64> {
-    tx.execute(
-        "INSERT INTO churn_projects (project) VALUES ($1) ON CONFLICT DO NOTHING",
-        &[&project],
-    )
-    .await
-    .map_err(pg_err)?;
+/// Held until commit, it orders writers of one project, so `seq` follows commit order
+/// (and message ids are claimed by one writer at a time, so no two writers deadlock).
+/// Everything that removes events takes it first too, so locks are always taken in the
+/// order counter row, then tables and rows.
+pub(super) async fn lock_project(tx: &Transaction<'_>, project: &str) -> Result<i64> {
     let row = tx
         .query_one(
-            "SELECT max_seq FROM churn_projects WHERE project = $1 FOR UPDATE",
+            "INSERT INTO churn_projects (project) VALUES ($1)
+             ON CONFLICT (project) DO UPDATE SET max_seq = churn_projects.max_seq
+             RETURNING max_seq",
             &[&project],
         )
         .await
@@ -43,65 +38,153 @@ async fn lock_project(tx: &Transaction<'_>, project: &str) -> Result<i64> {
     Ok(row.get(0))
 }
 
-/// Copy `events` into the session's staging table (before the project lock is taken,
-/// so concurrent writers overlap this part).
-async fn stage_events(tx: &Transaction<'_>, events: &[&Event]) -> Result<()> {
+/// `COPY` the message ids of `events` into `churn_message_ids`: fails with a unique
+/// violation when one is stored already.
+async fn copy_ids(
+    tx: &Transaction<'_>,
+    project: &str,
+    events: &[&Event],
+) -> Result<std::result::Result<(), tokio_postgres::Error>> {
+    let sink = tx
+        .copy_in("COPY churn_message_ids (project, message_id, ts) FROM STDIN (FORMAT binary)")
+        .await
+        .map_err(pg_err)?;
+    let mut w = CopyWriter::new(sink);
+    for e in events {
+        w.row(3);
+        w.bytes(project.as_bytes())?;
+        w.bytes(e.message_id.as_bytes())?;
+        w.i64(e.timestamp.millis());
+        if let Err(e) = w.maybe_send().await {
+            return Ok(Err(e));
+        }
+    }
+    Ok(w.finish().await.map(|_| ()))
+}
+
+/// Claim the message ids of `events` (distinct) in `churn_message_ids`; returns which
+/// were new, or `None` when all were. The caller holds the project lock, so no other
+/// writer claims ids of this project meanwhile.
+async fn claim_ids(
+    tx: &Transaction<'_>,
+    project: &str,
+    events: &[&Event],
+) -> Result<Option<HashSet<String>>> {
+    // Fast path, the usual case of a batch of new events: `COPY` the ids in (plain
+    // inserts, no per-row conflict check) inside a savepoint. On a unique violation the
+    // savepoint is rolled back and the ids are claimed one conflict check at a time.
+    tx.batch_execute("SAVEPOINT churn_claim")
+        .await
+        .map_err(pg_err)?;
+    match copy_ids(tx, project, events).await? {
+        Ok(()) => {
+            tx.batch_execute("RELEASE SAVEPOINT churn_claim")
+                .await
+                .map_err(pg_err)?;
+            return Ok(None);
+        }
+        Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION) => {
+            tx.batch_execute("ROLLBACK TO SAVEPOINT churn_claim")
+                .await
+                .map_err(pg_err)?;
+        }
+        Err(e) => return Err(pg_err(e)),
+    }
+    let ids: Vec<&str> = events.iter().map(|e| e.message_id.as_str()).collect();
+    let ts: Vec<i64> = events.iter().map(|e| e.timestamp.millis()).collect();
+    let rows = tx
+        .query(
+            "INSERT INTO churn_message_ids (project, message_id, ts)
+             SELECT $1, m, t FROM unnest($2::text[], $3::int8[]) AS u(m, t)
+             ON CONFLICT DO NOTHING RETURNING message_id",
+            &[&project, &ids, &ts],
+        )
+        .await
+        .map_err(pg_err)?;
+    if rows.len() == events.len() {
+        return Ok(None);
+    }
+    Ok(Some(rows.iter().map(|r| r.get::<_, String>(0)).collect()))
+}
+
+/// The per-person key of an event: its user id, else its anonymous id.
+pub(super) fn person(e: &Event) -> &str {
+    e.user_id
+        .as_deref()
+        .or(e.anonymous_id.as_deref())
+        .unwrap_or("")
+}
+
+/// Copy `events` into `churn_events` with `seq` from `first_seq` on.
+async fn copy_events(
+    tx: &Transaction<'_>,
+    project: &str,
+    first_seq: i64,
+    events: &[&Event],
+) -> Result<u64> {
     let sink = tx
         .copy_in(
-            "COPY churn_stage (ord, message_id, ts, event, user_id, anonymous_id, session_id, body)
+            "COPY churn_events (project, seq, ts, person, message_id, event, user_id,
+                                anonymous_id, session_id, body)
              FROM STDIN (FORMAT binary)",
         )
         .await
         .map_err(pg_err)?;
-    let mut writer = std::pin::pin!(BinaryCopyInWriter::new(sink, STAGE_TYPES));
-    let mut body = Vec::new();
+    let mut w = CopyWriter::new(sink);
     for (i, e) in events.iter().enumerate() {
-        body.clear();
-        serde_json::to_writer(&mut body, e).map_err(|e| Error::storage(e.to_string()))?;
-        let row: [&(dyn ToSql + Sync); 8] = [
-            &(i as i64),
-            &e.message_id,
-            &e.timestamp.millis(),
-            &e.event,
-            &e.user_id,
-            &e.anonymous_id,
-            &e.session_id,
-            &body,
-        ];
-        writer.as_mut().write(&row).await.map_err(pg_err)?;
+        w.row(10);
+        w.bytes(project.as_bytes())?;
+        w.i64(first_seq + i as i64);
+        w.i64(e.timestamp.millis());
+        w.bytes(person(e).as_bytes())?;
+        w.bytes(e.message_id.as_bytes())?;
+        w.bytes(e.event.as_bytes())?;
+        w.opt(e.user_id.as_deref())?;
+        w.opt(e.anonymous_id.as_deref())?;
+        w.opt(e.session_id.as_deref())?;
+        w.with(|buf| serde_json::to_writer(buf, e).map_err(|e| Error::storage(e.to_string())))?;
+        w.maybe_send().await.map_err(pg_err)?;
     }
-    writer.finish().await.map_err(pg_err)?;
-    Ok(())
+    w.finish().await.map_err(pg_err)
 }
 
-/// Insert the staged events not stored yet, numbered after `max_seq`; returns how many.
-async fn insert_staged(tx: &Transaction<'_>, project: &str, max_seq: i64) -> Result<u64> {
-    let n = tx
-        .execute(
-            "INSERT INTO churn_events
-                 (project, seq, message_id, ts, event, user_id, anonymous_id, session_id, body)
-             SELECT $1, $2 + row_number() OVER (ORDER BY ord),
-                    message_id, ts, event, user_id, anonymous_id, session_id, body
-             FROM (SELECT DISTINCT ON (message_id) * FROM churn_stage
-                   ORDER BY message_id, ord) s
-             WHERE NOT EXISTS (SELECT 1 FROM churn_events e
-                               WHERE e.project = $1 AND e.message_id = s.message_id)
-             ORDER BY ord
-             ON CONFLICT (project, message_id) DO NOTHING",
-            &[&project, &max_seq],
-        )
-        .await
-        .map_err(pg_err)?;
-    tx.execute("TRUNCATE churn_stage", &[])
-        .await
-        .map_err(pg_err)?;
+/// Store the events not stored yet (first of each message id wins), numbered after
+/// the project's `max_seq`; returns how many.
+async fn insert_events(tx: &Transaction<'_>, project: &str, events: &[&Event]) -> Result<usize> {
+    let max_seq = lock_project(tx, project).await?;
+    let fresh: Vec<&Event> = match claim_ids(tx, project, events).await? {
+        None => events.to_vec(),
+        Some(new) => events
+            .iter()
+            .copied()
+            .filter(|e| new.contains(&e.message_id))
+            .collect(),
+    };
+    if fresh.is_empty() {
+        return Ok(0);
+    }
+    copy_events(tx, project, max_seq + 1, &fresh).await?;
     tx.execute(
-        "UPDATE churn_projects SET max_seq = max_seq + $2 WHERE project = $1",
-        &[&project, &(n as i64)],
+        "UPDATE churn_projects SET max_seq = max_seq + $2, events = events + $2
+         WHERE project = $1",
+        &[&project, &(fresh.len() as i64)],
     )
     .await
     .map_err(pg_err)?;
-    Ok(n)
+    Ok(fresh.len())
+}
+
+/// Take `n` removed events off the project's count (the caller holds its lock).
+pub(super) async fn count_removed(tx: &Transaction<'_>, project: &str, n: u64) -> Result<()> {
+    if n > 0 {
+        tx.execute(
+            "UPDATE churn_projects SET events = events - $2 WHERE project = $1",
+            &[&project, &(n as i64)],
+        )
+        .await
+        .map_err(pg_err)?;
+    }
+    Ok(())
 }
 
 async fn ensure_user(tx: &Transaction<'_>, project: &str, user_id: &str, at: i64) -> Result<()> {
@@ -167,26 +250,32 @@ async fn identify(
 
 pub(super) async fn apply(
     c: &mut Client,
+    months: &Mutex<HashSet<i32>>,
     project: &str,
     messages: &[Message],
 ) -> Result<AppendOutcome> {
-    let tx = c.transaction().await.map_err(pg_err)?;
+    let mut seen = HashSet::new();
+    let mut total = 0;
     let events: Vec<&Event> = messages
         .iter()
         .filter_map(|m| match m {
-            Message::Track(e) => Some(e),
+            Message::Track(e) => {
+                total += 1;
+                seen.insert(e.message_id.as_str()).then_some(e)
+            }
             _ => None,
         })
         .collect();
     if !events.is_empty() {
-        stage_events(&tx, &events).await?;
+        partition::ensure(c, months, &events).await?;
     }
-    let max_seq = lock_project(&tx, project).await?;
+    let tx = c.transaction().await.map_err(pg_err)?;
     let mut out = AppendOutcome::default();
     if !events.is_empty() {
-        let n = insert_staged(&tx, project, max_seq).await? as usize;
-        out.inserted = n;
-        out.duplicates = events.len() - n;
+        out.inserted = insert_events(&tx, project, &events).await?;
+        out.duplicates = total - out.inserted;
+    } else if messages.iter().any(|m| !matches!(m, Message::Track(_))) {
+        lock_project(&tx, project).await?;
     }
     for m in messages {
         match m {
@@ -264,15 +353,27 @@ pub(super) async fn delete_user(
     user_id: &str,
 ) -> Result<DeleteReport> {
     let tx = c.transaction().await.map_err(pg_err)?;
+    lock_project(&tx, project).await?;
     let ids = person_ids(&tx, project, user_id).await?;
-    let events = tx
-        .execute(
-            "DELETE FROM churn_events WHERE project = $1
-             AND (user_id = ANY($2) OR anonymous_id = ANY($2))",
+    let gone = tx
+        .query(
+            &format!(
+                "DELETE FROM churn_events WHERE project = $1 AND {} RETURNING message_id",
+                PERSON_MATCH
+            ),
             &[&project, &ids],
         )
         .await
         .map_err(pg_err)?;
+    let gone: Vec<&str> = gone.iter().map(|r| r.get(0)).collect();
+    tx.execute(
+        "DELETE FROM churn_message_ids WHERE project = $1 AND message_id = ANY($2)",
+        &[&project, &gone],
+    )
+    .await
+    .map_err(pg_err)?;
+    let events = gone.len() as u64;
+    count_removed(&tx, project, events).await?;
     let (users, identities) = forget_user(&tx, project, user_id).await?;
     tx.commit().await.map_err(pg_err)?;
     Ok(DeleteReport {
@@ -291,8 +392,11 @@ pub(super) async fn lock_person_events(
     let ids = person_ids(c, project, user_id).await?;
     let rows = c
         .query(
-            "SELECT seq, body FROM churn_events WHERE project = $1
-             AND (user_id = ANY($2) OR anonymous_id = ANY($2)) ORDER BY seq FOR UPDATE",
+            &format!(
+                "SELECT seq, body FROM churn_events WHERE project = $1 AND {}
+                 ORDER BY seq FOR UPDATE",
+                PERSON_MATCH
+            ),
             &[&project, &ids],
         )
         .await
@@ -311,9 +415,12 @@ pub(super) async fn store_rewrite(
 ) -> Result<DeleteReport> {
     let stmt = c
         .prepare(
-            "UPDATE churn_events SET ts = $3, event = $4, user_id = $5, anonymous_id = $6,
-                    session_id = $7, body = $8
-             WHERE project = $1 AND seq = $2",
+            "WITH e AS (
+                 UPDATE churn_events SET ts = $3, event = $4, user_id = $5, anonymous_id = $6,
+                        session_id = $7, body = $8, person = $9
+                 WHERE project = $1 AND seq = $2 RETURNING message_id)
+             UPDATE churn_message_ids m SET ts = $3 FROM e
+             WHERE m.project = $1 AND m.message_id = e.message_id",
         )
         .await
         .map_err(pg_err)?;
@@ -330,6 +437,7 @@ pub(super) async fn store_rewrite(
                 &e.anonymous_id,
                 &e.session_id,
                 &body,
+                &person(e),
             ],
         )
         .await
@@ -341,15 +449,6 @@ pub(super) async fn store_rewrite(
         users,
         identities,
     })
-}
-
-pub(super) async fn purge_before(c: &mut Client, project: &str, before: Timestamp) -> Result<u64> {
-    c.execute(
-        "DELETE FROM churn_events WHERE project = $1 AND ts < $2",
-        &[&project, &before.millis()],
-    )
-    .await
-    .map_err(pg_err)
 }
 
 pub(super) async fn set_consent(

@@ -1,0 +1,349 @@
+//! PostgreSQL store benchmark: batched ingest (`PostgresStore::apply`: message ids
+//! claimed in one statement, events by binary `COPY` into the monthly partitions)
+//! beside row-by-row `INSERT` from Python `psycopg` of the same rows in the same run,
+//! then `scan_rows` and `Engine::load` of everything stored. `./dev bench-pg` starts a
+//! throwaway cluster, installs psycopg in a venv and runs it.
+//!
+//! ```text
+//! pg_bench --url postgres://churn@127.0.0.1:5432/postgres --events 1000000 --runs 3
+//! ```
+//!
+//! Options: `--url URL` (default `$CHURN_TEST_PG_URL`; each run makes and drops its own
+//! database there), `--events N` (1,000,000), `--runs R` (3), `--batch B` (10,000),
+//! `--python PATH` (a python with psycopg; none: no baseline), `--python-events N`
+//! (50,000: row-by-row is slow, so it gets a prefix of the same rows), `--keep` (keep the
+//! last run's database). CPU figures add the client's CPU time and the server
+//! backends' (read from `/proc`, so the server must run on this machine).
+
+use std::ops::ControlFlow;
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use churn_benches::{cpu_time, generate, median, write_rows};
+use churn_core::engine::Engine;
+use churn_core::event::{Event, Message};
+use churn_core::store::{PostgresStore, ScanRequest, Store, DEFAULT_PROJECT};
+
+/// Events generated at a time (each chunk from its own seed), so 10M events never sit
+/// in memory at once.
+const CHUNK: usize = 500_000;
+
+struct Args {
+    url: String,
+    events: usize,
+    runs: usize,
+    batch: usize,
+    python: Option<String>,
+    python_events: usize,
+    keep: bool,
+}
+
+fn parse() -> Result<Args, String> {
+    let mut a = Args {
+        url: std::env::var("CHURN_TEST_PG_URL").unwrap_or_default(),
+        events: 1_000_000,
+        runs: 3,
+        batch: 10_000,
+        python: None,
+        python_events: 50_000,
+        keep: false,
+    };
+    let mut it = std::env::args().skip(1);
+    let num = |v: Option<String>, k: &str| -> Result<usize, String> {
+        v.ok_or(format!("{k} needs a value"))?
+            .replace('_', "")
+            .parse()
+            .map_err(|e| format!("{k}: {e}"))
+    };
+    while let Some(k) = it.next() {
+        match k.as_str() {
+            "--url" => a.url = it.next().ok_or("--url needs a value")?,
+            "--events" => a.events = num(it.next(), &k)?,
+            "--runs" => a.runs = num(it.next(), &k)?.max(1),
+            "--batch" => a.batch = num(it.next(), &k)?.max(1),
+            "--python" => a.python = Some(it.next().ok_or("--python needs a value")?),
+            "--python-events" => a.python_events = num(it.next(), &k)?,
+            "--keep" => a.keep = true,
+            _ => return Err(format!("unknown argument {k}")),
+        }
+    }
+    if a.url.is_empty() {
+        return Err("no --url and no CHURN_TEST_PG_URL (./dev bench-pg sets it)".into());
+    }
+    Ok(a)
+}
+
+fn main() {
+    if let Err(e) = parse().and_then(|a| run(&a)) {
+        eprintln!("pg_bench: {e}");
+        std::process::exit(1);
+    }
+}
+
+/// `url` with its database replaced by `name`.
+fn with_dbname(url: &str, name: &str) -> String {
+    let (base, query) = url.split_once('?').unwrap_or((url, ""));
+    let after_scheme = base.find("://").map_or(0, |i| i + 3);
+    let base = match base[after_scheme..].find('/') {
+        Some(i) => &base[..after_scheme + i],
+        None => base,
+    };
+    if query.is_empty() {
+        format!("{base}/{name}")
+    } else {
+        format!("{base}/{name}?{query}")
+    }
+}
+
+/// Run `sql` on the server's maintenance database; returns the rows' first columns.
+fn admin(url: &str, sql: &str) -> Result<Vec<String>, String> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    rt.block_on(async {
+        let (c, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+            .await
+            .map_err(|e| format!("connect: {e}"))?;
+        tokio::spawn(conn);
+        let msgs = c
+            .simple_query(sql)
+            .await
+            .map_err(|e| format!("{sql}: {e}"))?;
+        Ok(msgs
+            .into_iter()
+            .filter_map(|m| match m {
+                tokio_postgres::SimpleQueryMessage::Row(r) => r.get(0).map(str::to_string),
+                _ => None,
+            })
+            .collect())
+    })
+}
+
+/// A fresh, empty database named `name`; returns its URL.
+fn fresh_db(url: &str, name: &str) -> Result<String, String> {
+    admin(url, &format!("DROP DATABASE IF EXISTS {name}"))?;
+    admin(url, &format!("CREATE DATABASE {name}"))?;
+    Ok(with_dbname(url, name))
+}
+
+/// CPU time of the server processes serving database `db` (backends, read from
+/// `/proc`; zero when the server runs elsewhere).
+fn server_cpu(url: &str, db: &str) -> Duration {
+    let pids = admin(
+        url,
+        &format!("SELECT pid::text FROM pg_stat_activity WHERE datname = '{db}'"),
+    )
+    .unwrap_or_default();
+    let mut ticks = 0u64;
+    for pid in pids {
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        let Some(at) = stat.rfind(')') else { continue };
+        let f: Vec<&str> = stat[at + 2..].split_whitespace().collect();
+        let get = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+        ticks += get(11) + get(12);
+    }
+    Duration::from_millis(ticks * 10)
+}
+
+/// The events of chunk `k` (deterministic).
+fn chunk(a: &Args, k: usize) -> Vec<Message> {
+    let n = CHUNK.min(a.events - k * CHUNK);
+    generate(n, 1 + k as u64)
+        .into_iter()
+        .map(Message::Track)
+        .collect()
+}
+
+/// One ingest run into a fresh database: `(seconds, client CPU s, server CPU s)`.
+fn ingest_run(a: &Args, db_url: &str, db: &str) -> Result<(f64, f64, f64), String> {
+    let store = PostgresStore::connect(db_url).map_err(|e| e.to_string())?;
+    let (mut wall, mut cpu) = (Duration::ZERO, Duration::ZERO);
+    let server0 = server_cpu(&a.url, db);
+    for k in 0..a.events.div_ceil(CHUNK) {
+        let msgs = chunk(a, k);
+        let (c0, t) = (cpu_time(), Instant::now());
+        for b in msgs.chunks(a.batch) {
+            let out = store.apply(DEFAULT_PROJECT, b).map_err(|e| e.to_string())?;
+            if out.inserted != b.len() {
+                return Err(format!("stored {} of {}", out.inserted, b.len()));
+            }
+        }
+        wall += t.elapsed();
+        if let (Some(x), Some(y)) = (c0, cpu_time()) {
+            cpu += y - x;
+        }
+    }
+    let server = server_cpu(&a.url, db).saturating_sub(server0);
+    Ok((wall.as_secs_f64(), cpu.as_secs_f64(), server.as_secs_f64()))
+}
+
+fn load_avg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().map(str::to_string))
+        .unwrap_or_else(|| "?".into())
+}
+
+fn python_baseline(a: &Args, py: &str) -> Result<(f64, f64, f64), String> {
+    let n = a.python_events.min(a.events).min(CHUNK);
+    let events: Vec<Event> = generate(n, 1);
+    let dir = std::env::temp_dir().join(format!("pg_bench_{}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let rows = dir.join("rows.ndjson");
+    write_rows(&events, &rows).map_err(|e| e.to_string())?;
+    let db = format!("churn_bench_py_{}", std::process::id());
+    let db_url = fresh_db(&a.url, &db)?;
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/pg_insert_baseline.py");
+    let out = Command::new(py)
+        .args([script, "--url", &db_url, "--rows"])
+        .arg(&rows)
+        .args(["--batch", &a.batch.to_string()])
+        .output()
+        .map_err(|e| format!("cannot run {py}: {e}"))?;
+    let _ = std::fs::remove_dir_all(&dir);
+    let server = server_cpu(&a.url, &db);
+    let _ = server; // the script's connection is closed by now; its CPU is in its JSON
+    admin(&a.url, &format!("DROP DATABASE IF EXISTS {db}"))?;
+    if !out.status.success() {
+        return Err(String::from_utf8_lossy(&out.stderr).into_owned());
+    }
+    let v: serde_json::Value =
+        serde_json::from_slice(&out.stdout).map_err(|e| format!("python output: {e}"))?;
+    let f = |k: &str| v[k].as_f64().ok_or(format!("python output has no {k}"));
+    Ok((f("seconds")?, f("client_cpu_s")?, f("server_cpu_s")?))
+}
+
+fn run(a: &Args) -> Result<(), String> {
+    println!(
+        "pg_bench: {} events (realistic synthetic set, random UUID message ids), batches of {}, \
+         {} runs, load average {}",
+        a.events,
+        a.batch,
+        a.runs,
+        load_avg()
+    );
+    let version = admin(&a.url, "SHOW server_version")?.join("");
+    let settings = admin(
+        &a.url,
+        "SELECT string_agg(name || '=' || setting, ', ' ORDER BY name) FROM pg_settings
+         WHERE name IN ('fsync', 'synchronous_commit', 'full_page_writes', 'shared_buffers',
+                        'wal_level', 'max_wal_size')",
+    )?
+    .join("");
+    println!("server: PostgreSQL {version} ({settings})");
+    let mut ingest = Vec::new();
+    let db = format!("churn_bench_{}", std::process::id());
+    let mut db_url = String::new();
+    for _ in 0..a.runs {
+        db_url = fresh_db(&a.url, &db)?;
+        let r = ingest_run(a, &db_url, &db)?;
+        println!(
+            "  ingest run: {:.2} s, {:.0} events/s (client CPU {:.2} s, server CPU {:.2} s), load {}",
+            r.0,
+            a.events as f64 / r.0,
+            r.1,
+            r.2,
+            load_avg()
+        );
+        ingest.push(r);
+    }
+    let med = |k: usize| {
+        median(
+            &ingest
+                .iter()
+                .map(|r| [r.0, r.1, r.2][k])
+                .collect::<Vec<_>>(),
+        )
+    };
+    let (wall, client, server) = (med(0), med(1), med(2));
+    println!("{:<58} {:>12} {:>14}", "", "events/s", "events/CPU-s");
+    let line = |name: &str, n: usize, wall: f64, cpu: f64| {
+        println!(
+            "{name:<58} {:>12.0} {:>14.0}",
+            n as f64 / wall,
+            if cpu > 0.0 { n as f64 / cpu } else { f64::NAN }
+        )
+    };
+    line(
+        "PostgresStore::apply (median; CPU = client + server)",
+        a.events,
+        wall,
+        client + server,
+    );
+    if let Some(py) = &a.python {
+        match python_baseline(a, py) {
+            Ok((s, c, sv)) => {
+                let n = a.python_events.min(a.events).min(CHUNK);
+                line(
+                    &format!("python psycopg row-by-row INSERT ({n} events)"),
+                    n,
+                    s,
+                    c + sv,
+                );
+                println!(
+                    "ratio PostgresStore / psycopg: {:.1}x wall clock, {:.1}x CPU",
+                    (a.events as f64 / wall) / (n as f64 / s),
+                    (a.events as f64 / (client + server)) / (n as f64 / (c + sv))
+                );
+            }
+            Err(e) => println!("python baseline failed: {e}"),
+        }
+    }
+    // Reads of the last run's database.
+    let store: Arc<dyn Store> =
+        Arc::new(PostgresStore::connect(&db_url).map_err(|e| e.to_string())?);
+    let (mut scan, mut load) = (Vec::new(), Vec::new());
+    for _ in 0..a.runs {
+        let server0 = server_cpu(&a.url, &db);
+        let (c0, t) = (cpu_time(), Instant::now());
+        let mut rows = 0usize;
+        store
+            .scan_rows(DEFAULT_PROJECT, &ScanRequest::new(), &mut |_| {
+                rows += 1;
+                ControlFlow::Continue(())
+            })
+            .map_err(|e| e.to_string())?;
+        let w = t.elapsed().as_secs_f64();
+        let c = cpu_time()
+            .zip(c0)
+            .map_or(0.0, |(y, x)| (y - x).as_secs_f64());
+        let s = server_cpu(&a.url, &db)
+            .saturating_sub(server0)
+            .as_secs_f64();
+        if rows != a.events {
+            return Err(format!("scan_rows saw {rows} of {} events", a.events));
+        }
+        scan.push((w, c, s));
+        let t = Instant::now();
+        let e = Engine::load(store.clone(), DEFAULT_PROJECT).map_err(|e| e.to_string())?;
+        load.push(t.elapsed().as_secs_f64());
+        drop(e);
+    }
+    let m = |v: &[(f64, f64, f64)], k: usize| {
+        median(&v.iter().map(|r| [r.0, r.1, r.2][k]).collect::<Vec<_>>())
+    };
+    println!(
+        "scan_rows of {} events: {:.2} s (median; client CPU {:.2} s, server CPU {:.2} s), {:.0} rows/s",
+        a.events,
+        m(&scan, 0),
+        m(&scan, 1),
+        m(&scan, 2),
+        a.events as f64 / m(&scan, 0)
+    );
+    println!(
+        "Engine::load of {} events: {:.2} s (median of {}), load average {}",
+        a.events,
+        median(&load),
+        a.runs,
+        load_avg()
+    );
+    drop(store);
+    if !a.keep {
+        admin(&a.url, &format!("DROP DATABASE IF EXISTS {db}"))?;
+    }
+    Ok(())
+}
