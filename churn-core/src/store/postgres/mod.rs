@@ -70,7 +70,17 @@ pub(crate) fn pg_err(e: tokio_postgres::Error) -> Error {
             retry_after: pool::RECONNECT_MIN,
         };
     }
-    Error::storage(format!("postgres: {e}"))
+    match e.as_db_error() {
+        // `Display` of a server error is only "db error": name the server's message,
+        // its SQLSTATE and detail, so a failure says what happened.
+        Some(db) => Error::storage(format!(
+            "postgres: {} (SQLSTATE {}){}",
+            db.message(),
+            db.code().code(),
+            db.detail().map(|d| format!(": {d}")).unwrap_or_default()
+        )),
+        None => Error::storage(format!("postgres: {e}")),
+    }
 }
 
 /// Whether `e` says the server is gone for now (connection closed or refused, server

@@ -134,8 +134,15 @@ BEGIN
     IF EXISTS (SELECT 1 FROM churn_events_default WHERE ts >= lo AND ts < hi) THEN
         RETURN;
     END IF;
-    EXECUTE format('CREATE TABLE %I PARTITION OF churn_events FOR VALUES FROM (%s) TO (%s)',
-                   name, lo, hi);
+    -- Another session may have made it just before our lock: its catalog entry can be
+    -- invisible to to_regclass here (an advisory lock does not refresh the catalog
+    -- cache), so duplicate_table counts as done.
+    BEGIN
+        EXECUTE format('CREATE TABLE %I PARTITION OF churn_events FOR VALUES FROM (%s) TO (%s)',
+                       name, lo, hi);
+    EXCEPTION WHEN duplicate_table THEN
+        NULL;
+    END;
 END
 $f$;
 SELECT churn_event_partition(t) FROM (
