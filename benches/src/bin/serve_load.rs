@@ -21,14 +21,17 @@
 //! generator, and the server's requests per CPU-second (the figure to compare on a
 //! loaded machine). Options: `--secs S` (10), `--conns N` (32), `--flask URL` (skip
 //! Flask when absent), `--dir PATH` (temp dir), `--durability normal|full` (the store's,
-//! as `churn serve --durability`), `--only a|b` (one flood case, for profiling).
+//! as `churn serve --durability`), `--sync-interval S` (0.2, as `churn serve`: how long a
+//! commit waits for its fsync under `normal`), `--only a|b` (one flood case, for
+//! profiling), `--rate R` (case (c) at R requests/s instead of half of (b)'s rate: the
+//! goal's half rate is 10000).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use churn_core::server::ratelimit::Rate;
-use churn_core::server::{AppState, ServerConfig, ServerHandle};
+use churn_core::server::{AppState, IngestConfig, ServerConfig, ServerHandle};
 use churn_core::store::{Durability, SqliteOptions, SqliteStore, Store, DEFAULT_PROJECT};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
@@ -41,7 +44,9 @@ struct Args {
     flask: Option<String>,
     dir: Option<std::path::PathBuf>,
     durability: Durability,
+    sync_interval: f64,
     only: Option<char>,
+    rate: Option<f64>,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -51,7 +56,9 @@ fn parse_args() -> Result<Args, String> {
         flask: None,
         dir: None,
         durability: Durability::Normal,
+        sync_interval: 0.2,
         only: None,
+        rate: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -64,6 +71,12 @@ fn parse_args() -> Result<Args, String> {
             "--durability" => {
                 a.durability = val()?.parse().map_err(|e| format!("--durability: {e}"))?
             }
+            "--sync-interval" => {
+                a.sync_interval = val()?
+                    .parse()
+                    .map_err(|e| format!("--sync-interval: {e}"))?
+            }
+            "--rate" => a.rate = Some(val()?.parse().map_err(|e| format!("--rate: {e}"))?),
             "--only" => match val()?.as_str() {
                 "a" => a.only = Some('a'),
                 "b" => a.only = Some('b'),
@@ -74,6 +87,9 @@ fn parse_args() -> Result<Args, String> {
     }
     if !(a.secs > 0.0 && a.secs <= 120.0) || a.conns == 0 {
         return Err("--secs must be in (0, 120] and --conns > 0".into());
+    }
+    if !(a.sync_interval > 0.0 && a.sync_interval <= 60.0) {
+        return Err("--sync-interval must be in (0, 60] seconds".into());
     }
     Ok(a)
 }
@@ -413,7 +429,11 @@ fn bench(args: Args) -> Result<(), String> {
     let store: Arc<dyn Store> =
         Arc::new(SqliteStore::open_with(&db, options).map_err(|e| e.to_string())?);
     let huge = Rate::new(1e9, 1e9);
-    let config = ServerConfig::default().ip_rate(huge).key_rate(huge);
+    let ingest = IngestConfig::default().sync_interval(Duration::from_secs_f64(args.sync_interval));
+    let config = ServerConfig::default()
+        .ip_rate(huge)
+        .key_rate(huge)
+        .ingest(ingest);
     let state = AppState::from_store(store.clone(), config).map_err(|e| e.to_string())?;
     let keys = state
         .projects
@@ -437,8 +457,8 @@ fn bench(args: Args) -> Result<(), String> {
         load_avg()
     );
     println!(
-        "churnlens (SQLite file, durability {}, rate limiters on at 1e9/s):",
-        args.durability
+        "churnlens (SQLite file, durability {}, sync interval {} s, rate limiters on at 1e9/s):",
+        args.durability, args.sync_interval
     );
     if let Some(case) = args.only {
         let (label, t) = match case {
@@ -453,7 +473,7 @@ fn bench(args: Args) -> Result<(), String> {
     report("(a) /v1/batch x100", &a);
     let b = rt.block_on(flood(single, conns, secs));
     report("(b) /api/track single", &b);
-    let half = (b.per_sec(b.requests) / 2.0).max(1.0);
+    let half = args.rate.unwrap_or(b.per_sec(b.requests) / 2.0).max(1.0);
     let c = rt.block_on(paced(paced_single, conns, secs, half));
     report(&format!("(c) /api/track at {half:.0}/s"), &c);
     let t = Instant::now();
