@@ -65,7 +65,7 @@ export interface IdentifyMessage extends IdentifyFields { userId: string }
 export interface Rejected { index: number; code: string; reason: string }
 export interface BatchReport { accepted: number; duplicates: number; rejected: Rejected[] }
 export interface TrackerStats {
-  accepted: number; stored: number; pending: number; inserted: number
+  accepted: number; committed: number; stored: number; pending: number; inserted: number
   duplicates: number; failures: number; last_error: string | null
 }
 

@@ -15,12 +15,20 @@ use server_common::{basic, post};
 
 #[test]
 fn sigterm_stores_every_accepted_event() {
+    // `normal`: acked at commit, fsynced on a timer and at exit; `full`: fsynced per
+    // commit.
+    for durability in ["normal", "full"] {
+        sigterm_with(durability);
+    }
+}
+
+fn sigterm_with(durability: &str) {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("churn.db");
     let mut child = Command::new(env!("CARGO_BIN_EXE_churn"))
         .arg("--db")
         .arg(&db)
-        .args(["serve", "--port", "0"])
+        .args(["serve", "--port", "0", "--durability", durability])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()

@@ -71,6 +71,40 @@ fn returns_only_once_stored_and_callers_share_one_commit() {
 }
 
 #[test]
+fn answered_at_commit_synced_by_the_interval_or_a_flush() {
+    let store = Arc::new(ControlledStore::new());
+    let a = Analytics::builder()
+        .store(store.clone() as Arc<dyn Store>)
+        .flush_interval(HOUR)
+        .sync_interval(HOUR)
+        .build()
+        .unwrap();
+    // Answered once committed, without waiting for a sync.
+    let report = a.track_batch_stored(batch(&ids("c", 3))).unwrap();
+    assert_eq!(report.accepted, 3);
+    assert_eq!(store.events().len(), 3);
+    let s = a.stats();
+    assert_eq!((s.accepted, s.committed, s.stored), (3, 3, 0));
+    assert_eq!(store.syncs.load(Ordering::SeqCst), 0);
+    // `flush` waits for a sync.
+    a.flush().unwrap();
+    let s = a.stats();
+    assert_eq!((s.committed, s.stored, s.pending), (3, 3, 0));
+    assert_eq!(store.syncs.load(Ordering::SeqCst), 1);
+    // A short interval syncs on its own.
+    let b = Analytics::builder()
+        .store(store.clone() as Arc<dyn Store>)
+        .project("p2")
+        .flush_interval(HOUR)
+        .sync_interval(Duration::from_millis(20))
+        .build()
+        .unwrap();
+    b.track_batch_stored(batch(&ids("d", 2))).unwrap();
+    assert!(eventually(|| b.stats().stored == 2));
+    assert_eq!(store.syncs.load(Ordering::SeqCst), 2);
+}
+
+#[test]
 fn a_store_failure_is_reported_not_acknowledged_and_a_retry_dedupes() {
     let store = Arc::new(ControlledStore::new());
     store.set_failing(true);

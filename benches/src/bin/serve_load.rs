@@ -16,16 +16,23 @@
 //! must be in the store.
 //!
 //! The rate limiters stay on with a limit far above the load, so their cost is in the
-//! figures. Options: `--secs S` (10), `--conns N` (32), `--flask URL` (skip Flask when
-//! absent), `--dir PATH` (temp dir).
+//! figures. The generator runs in this process on its own 2 threads (`loadgen`): each
+//! case prints the CPU seconds of the server side (every other thread) and of the
+//! generator, and the server's requests per CPU-second (the figure to compare on a
+//! loaded machine). Options: `--secs S` (10), `--conns N` (32), `--flask URL` (skip
+//! Flask when absent), `--dir PATH` (temp dir), `--durability normal|full` (the store's,
+//! as `churn serve --durability`), `--sync-interval S` (0.2, as `churn serve`: how long a
+//! commit waits for its fsync under `normal`), `--only a|b` (one flood case, for
+//! profiling), `--rate R` (case (c) at R requests/s instead of half of (b)'s rate: the
+//! goal's half rate is 10000).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use churn_core::server::ratelimit::Rate;
-use churn_core::server::{AppState, ServerConfig, ServerHandle};
-use churn_core::store::{SqliteStore, Store, DEFAULT_PROJECT};
+use churn_core::server::{AppState, IngestConfig, ServerConfig, ServerHandle};
+use churn_core::store::{Durability, SqliteOptions, SqliteStore, Store, DEFAULT_PROJECT};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper::Request;
@@ -36,6 +43,10 @@ struct Args {
     conns: usize,
     flask: Option<String>,
     dir: Option<std::path::PathBuf>,
+    durability: Durability,
+    sync_interval: f64,
+    only: Option<char>,
+    rate: Option<f64>,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -44,6 +55,10 @@ fn parse_args() -> Result<Args, String> {
         conns: 32,
         flask: None,
         dir: None,
+        durability: Durability::Normal,
+        sync_interval: 0.2,
+        only: None,
+        rate: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -53,11 +68,28 @@ fn parse_args() -> Result<Args, String> {
             "--conns" => a.conns = val()?.parse().map_err(|e| format!("--conns: {e}"))?,
             "--flask" => a.flask = Some(val()?),
             "--dir" => a.dir = Some(val()?.into()),
+            "--durability" => {
+                a.durability = val()?.parse().map_err(|e| format!("--durability: {e}"))?
+            }
+            "--sync-interval" => {
+                a.sync_interval = val()?
+                    .parse()
+                    .map_err(|e| format!("--sync-interval: {e}"))?
+            }
+            "--rate" => a.rate = Some(val()?.parse().map_err(|e| format!("--rate: {e}"))?),
+            "--only" => match val()?.as_str() {
+                "a" => a.only = Some('a'),
+                "b" => a.only = Some('b'),
+                v => return Err(format!("--only: a or b, got {v}")),
+            },
             other => return Err(format!("unknown option {other}")),
         }
     }
     if !(a.secs > 0.0 && a.secs <= 120.0) || a.conns == 0 {
         return Err("--secs must be in (0, 120] and --conns > 0".into());
+    }
+    if !(a.sync_interval > 0.0 && a.sync_interval <= 60.0) {
+        return Err("--sync-interval must be in (0, 60] seconds".into());
     }
     Ok(a)
 }
@@ -86,6 +118,8 @@ struct Outcome {
     errors: u64,
     secs: f64,
     latencies_us: Vec<u64>,
+    /// CPU seconds: server side (every thread but the generator's), generator.
+    cpu: (f64, f64),
 }
 
 impl Outcome {
@@ -166,6 +200,7 @@ async fn paced(t: Target, conns: usize, secs: f64, rate: f64) -> Outcome {
 }
 
 async fn run(t: Target, conns: usize, secs: f64, rate: Option<f64>) -> Outcome {
+    let cpu0 = cpu_split();
     let tally = Arc::new(Tally::default());
     let counter = Arc::new(AtomicU64::new(0));
     let start = Instant::now();
@@ -221,6 +256,7 @@ async fn run(t: Target, conns: usize, secs: f64, rate: Option<f64>) -> Outcome {
         }
     }
     let secs = start.elapsed().as_secs_f64();
+    let cpu1 = cpu_split();
     latencies_us.sort_unstable();
     Outcome {
         requests: tally.ok.load(Ordering::Relaxed),
@@ -229,7 +265,41 @@ async fn run(t: Target, conns: usize, secs: f64, rate: Option<f64>) -> Outcome {
         errors: tally.errors.load(Ordering::Relaxed),
         secs,
         latencies_us,
+        cpu: (cpu1.0 - cpu0.0, cpu1.1 - cpu0.1),
     }
+}
+
+/// Name of the load generator's threads (its runtime's workers; `main` drives it too).
+const LOADGEN: &str = "loadgen";
+
+/// utime + stime of a `/proc/.../stat` line, in seconds (clock ticks of 1/100 s).
+fn stat_cpu(stat: &str) -> Option<f64> {
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    // After "pid (comm) ": state is field 0, utime 11, stime 12.
+    let ticks: u64 = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
+    Some(ticks as f64 / 100.0)
+}
+
+/// CPU seconds so far: (server side = whole process minus generator, generator). The
+/// generator's threads live as long as its runtime, so their counts are never lost.
+fn cpu_split() -> (f64, f64) {
+    let total = std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| stat_cpu(&s))
+        .unwrap_or(0.0);
+    let mut gen = 0.0;
+    if let Ok(dir) = std::fs::read_dir("/proc/self/task") {
+        for task in dir.flatten() {
+            let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
+            let comm = comm.trim();
+            if comm == LOADGEN || comm == "serve_load" {
+                let stat = std::fs::read_to_string(task.path().join("stat")).unwrap_or_default();
+                gen += stat_cpu(&stat).unwrap_or(0.0);
+            }
+        }
+    }
+    (total - gen, gen)
 }
 
 const NAMES: [&str; 6] = [
@@ -315,7 +385,8 @@ fn load_avg() -> String {
         .unwrap_or_else(|_| "?".into())
 }
 
-fn report(label: &str, o: &Outcome) {
+/// Print a case; `in_process`: the server runs in this process (its CPU is measured).
+fn report(label: &str, o: &Outcome, in_process: bool) {
     println!(
         "  {label:<34} {:>10.0} req/s {:>11.0} events/s  p50 {:>6.2} ms  p99 {:>7.2} ms  (non-2xx {}, errors {}, load {})",
         o.per_sec(o.requests),
@@ -325,6 +396,21 @@ fn report(label: &str, o: &Outcome) {
         o.refused,
         o.errors,
         load_avg()
+    );
+    let (server, gen) = o.cpu;
+    if !in_process {
+        println!(
+            "  {:<34} CPU: generator {gen:.2} s (the server is another process)",
+            ""
+        );
+        return;
+    }
+    println!(
+        "  {:<34} CPU: server side {server:.2} s ({:.0}% of 2 cores), generator {gen:.2} s; server {:.0} req/s and {:.0} events/s per CPU-second",
+        "",
+        100.0 * server / o.secs / 2.0,
+        o.requests as f64 / server.max(0.01),
+        o.events as f64 / server.max(0.01)
     );
 }
 
@@ -347,9 +433,15 @@ fn bench(args: Args) -> Result<(), String> {
     let dir = args.dir.clone().unwrap_or_else(|| tmp.path().to_path_buf());
     let db = dir.join("serve_load.db");
     let _ = std::fs::remove_file(&db);
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&db).map_err(|e| e.to_string())?);
+    let options = SqliteOptions::default().durability(args.durability);
+    let store: Arc<dyn Store> =
+        Arc::new(SqliteStore::open_with(&db, options).map_err(|e| e.to_string())?);
     let huge = Rate::new(1e9, 1e9);
-    let config = ServerConfig::default().ip_rate(huge).key_rate(huge);
+    let ingest = IngestConfig::default().sync_interval(Duration::from_secs_f64(args.sync_interval));
+    let config = ServerConfig::default()
+        .ip_rate(huge)
+        .key_rate(huge)
+        .ingest(ingest);
     let state = AppState::from_store(store.clone(), config).map_err(|e| e.to_string())?;
     let keys = state
         .projects
@@ -363,6 +455,7 @@ fn bench(args: Args) -> Result<(), String> {
     // The load generator has its own runtime (2 threads, like the server's).
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
+        .thread_name(LOADGEN)
         .enable_all()
         .build()
         .map_err(|e| e.to_string())?;
@@ -371,14 +464,26 @@ fn bench(args: Args) -> Result<(), String> {
         "serve_load: {secs} s per case, {conns} keep-alive connections, 127.0.0.1, load average before: {}",
         load_avg()
     );
-    println!("churnlens (SQLite file, rate limiters on at 1e9/s):");
+    println!(
+        "churnlens (SQLite file, durability {}, sync interval {} s, rate limiters on at 1e9/s):",
+        args.durability, args.sync_interval
+    );
+    if let Some(case) = args.only {
+        let (label, t) = match case {
+            'a' => ("(a) /v1/batch x100", batch),
+            _ => ("(b) /api/track single", single),
+        };
+        let o = rt.block_on(flood(t, conns, secs));
+        report(label, &o, true);
+        return server.shutdown().map_err(|e| e.to_string());
+    }
     let a = rt.block_on(flood(batch, conns, secs));
-    report("(a) /v1/batch x100", &a);
+    report("(a) /v1/batch x100", &a, true);
     let b = rt.block_on(flood(single, conns, secs));
-    report("(b) /api/track single", &b);
-    let half = (b.per_sec(b.requests) / 2.0).max(1.0);
+    report("(b) /api/track single", &b, true);
+    let half = args.rate.unwrap_or(b.per_sec(b.requests) / 2.0).max(1.0);
     let c = rt.block_on(paced(paced_single, conns, secs, half));
-    report(&format!("(c) /api/track at {half:.0}/s"), &c);
+    report(&format!("(c) /api/track at {half:.0}/s"), &c, true);
     let t = Instant::now();
     server.shutdown().map_err(|e| e.to_string())?;
     let flushed = t.elapsed();
@@ -401,10 +506,10 @@ fn bench(args: Args) -> Result<(), String> {
         println!("Flask + SQLite, gunicorn 2 workers ({url}):");
         let t = flask_target(url);
         let fb = rt.block_on(flood(t.clone(), conns, secs));
-        report("(b) /api/track single", &fb);
+        report("(b) /api/track single", &fb, false);
         let half = (fb.per_sec(fb.requests) / 2.0).max(1.0);
         let fc = rt.block_on(paced(t, conns, secs, half));
-        report(&format!("(c) /api/track at {half:.0}/s"), &fc);
+        report(&format!("(c) /api/track at {half:.0}/s"), &fc, false);
         (fb, fc)
     });
 

@@ -1,15 +1,16 @@
 //! `churn serve`: the HTTP server on the `--db` store.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use super::{Ctx, Run};
 use crate::demo::{load_if_empty, DemoConfig};
 use crate::error::Result;
 use crate::server::churn_jobs::{train_and_score, TrainOptions};
-use crate::store::DEFAULT_PROJECT;
+use crate::store::{Durability, SqliteOptions, SqliteStore, Store, DEFAULT_PROJECT};
 use crate::server::projects::write_keys_file;
 use crate::server::ratelimit::Rate;
-use crate::server::{run_until_signal, AppState, ServerConfig};
+use crate::server::{run_until_signal, AppState, IngestConfig, ServerConfig};
 
 /// Serve the ingestion API (native, Segment- and PostHog-compatible) on the store.
 ///
@@ -39,6 +40,17 @@ pub struct ServeArgs {
     /// then it gets 408 (slow-body defence).
     #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
     pub body_timeout: f64,
+    /// What a 2xx from an ingestion route survives (SQLite file). `normal`: it is sent
+    /// once the events are committed, which survives a crash of the server (kill -9);
+    /// the write-ahead log is fsynced within `--sync-interval` after, so a power loss
+    /// or OS crash may lose the last interval's events. `full`: every commit is fsynced
+    /// before the 2xx (survives a power loss; costs one fsync per group commit).
+    #[arg(long, default_value = "normal", value_name = "normal|full")]
+    pub durability: Durability,
+    /// Seconds between a commit and the fsync that makes it survive a power loss
+    /// (`--durability normal`; SIGTERM and Ctrl-C fsync before exiting).
+    #[arg(long, default_value_t = 0.2, value_name = "SECONDS")]
+    pub sync_interval: f64,
     /// Read client IPs from X-Forwarded-For (behind a trusted proxy).
     #[arg(long)]
     pub trust_forwarded_for: bool,
@@ -127,6 +139,7 @@ impl Run for ServeArgs {
         for (flag, secs) in [
             ("--header-timeout", self.header_timeout),
             ("--body-timeout", self.body_timeout),
+            ("--sync-interval", self.sync_interval),
         ] {
             if !(secs.is_finite() && secs > 0.0) {
                 return Err(crate::error::Error::invalid(
@@ -135,8 +148,17 @@ impl Run for ServeArgs {
                 ));
             }
         }
-        let store = ctx.open_store()?;
+        let store: Arc<dyn Store> = if ctx.is_database_url() {
+            // PostgreSQL: a commit is durable on its own (synchronous_commit).
+            ctx.open_store()?
+        } else {
+            let options = SqliteOptions::default().durability(self.durability);
+            Arc::new(SqliteStore::open_with(&ctx.db, options)?)
+        };
+        let ingest = IngestConfig::default()
+            .sync_interval(std::time::Duration::from_secs_f64(self.sync_interval));
         let config = ServerConfig::default()
+            .ingest(ingest)
             .ip_rate(rate(self.ip_rate))
             .key_rate(rate(self.key_rate))
             .header_timeout(std::time::Duration::from_secs_f64(self.header_timeout))

@@ -5,7 +5,10 @@
 //! threads store in batches. They run with [`Backpressure::Error`], so a full queue is
 //! reported (HTTP 503 with `Retry-After`) instead of blocking a server thread. The
 //! ingestion routes answer only once the accepted messages are committed
-//! ([`Ingest::ingest_then`]): a 2xx survives a crash of the server right after it.
+//! ([`Ingest::ingest_then`]): a 2xx survives a crash of the server right after it. The
+//! fsync that makes it survive a power loss too is part of each commit with
+//! [`Durability::Full`](crate::store::Durability::Full); under the default `Normal` the
+//! writer fsyncs at most [`IngestConfig::sync_interval`] after a commit (and at close).
 //! [`Ingest::close`] stores every accepted message before the server exits. When the
 //! store fails (a database restarting), a tracker keeps what it accepted and retries
 //! every 100 ms to [`RETRY_MAX`]: a request waiting for its commit gets a 503 after the
@@ -22,6 +25,7 @@ use crate::event::{BatchReport, MessageInput};
 use crate::store::Store;
 use crate::tracker::{
     Analytics, Backpressure, OnStored, DEFAULT_BATCH_SIZE, DEFAULT_QUEUE_CAPACITY,
+    DEFAULT_SYNC_INTERVAL,
 };
 
 /// The server's sink for messages.
@@ -30,8 +34,8 @@ pub trait Ingest: Send + Sync {
     /// position in `inputs`.
     fn ingest(&self, project: &str, inputs: Vec<MessageInput>) -> Result<BatchReport>;
 
-    /// [`Ingest::ingest`], and call `done` once the accepted messages are durable (or a
-    /// store attempt failed meanwhile); never blocks on the store. `done` is called
+    /// [`Ingest::ingest`], and call `done` once the accepted messages are committed (or
+    /// a store attempt failed meanwhile); never blocks on the store. `done` is called
     /// exactly once when this returns `Ok`, never when it returns `Err`.
     fn ingest_then(
         &self,
@@ -46,7 +50,7 @@ pub trait Ingest: Send + Sync {
     /// Store every accepted message, then refuse new ones.
     fn close(&self) -> Result<()>;
 
-    /// Messages accepted but not yet stored.
+    /// Messages accepted but not yet committed.
     fn queue_depth(&self) -> u64;
 
     /// The store behind it.
@@ -66,6 +70,9 @@ pub struct IngestConfig {
     pub flush_interval: Duration,
     /// Accepted-but-unstored messages per project before 503s.
     pub queue_capacity: usize,
+    /// Longest time a commit waits for its fsync (`Store::sync`); see
+    /// [`AnalyticsBuilder::sync_interval`](crate::tracker::AnalyticsBuilder::sync_interval).
+    pub sync_interval: Duration,
 }
 
 impl IngestConfig {
@@ -78,6 +85,12 @@ impl IngestConfig {
     /// Set the longest wait before queued messages are stored.
     pub fn flush_interval(mut self, d: Duration) -> Self {
         self.flush_interval = d;
+        self
+    }
+
+    /// Set the longest time a commit waits for its fsync.
+    pub fn sync_interval(mut self, d: Duration) -> Self {
+        self.sync_interval = d;
         self
     }
 
@@ -94,6 +107,7 @@ impl Default for IngestConfig {
             batch_size: DEFAULT_BATCH_SIZE,
             flush_interval: Duration::from_millis(200),
             queue_capacity: DEFAULT_QUEUE_CAPACITY,
+            sync_interval: DEFAULT_SYNC_INTERVAL,
         }
     }
 }
@@ -137,6 +151,7 @@ impl TrackerIngest {
                 .project(project)
                 .batch_size(self.config.batch_size)
                 .flush_interval(self.config.flush_interval)
+                .sync_interval(self.config.sync_interval)
                 .queue_capacity(self.config.queue_capacity)
                 .backpressure(Backpressure::Error)
                 .retry_backoff(Duration::from_millis(100), RETRY_MAX)
@@ -189,7 +204,13 @@ impl Ingest for TrackerIngest {
     }
 
     fn queue_depth(&self) -> u64 {
-        self.all().iter().map(|t| t.stats().pending).sum()
+        self.all()
+            .iter()
+            .map(|t| {
+                let s = t.stats();
+                s.accepted - s.committed
+            })
+            .sum()
     }
 
     fn store(&self) -> &Arc<dyn Store> {

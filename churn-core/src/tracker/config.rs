@@ -49,6 +49,10 @@ impl FromStr for Backpressure {
 pub const DEFAULT_BATCH_SIZE: usize = 1_000;
 /// Default longest time a message waits in the queue before the writer stores it.
 pub const DEFAULT_FLUSH_INTERVAL: Duration = Duration::from_secs(1);
+/// Default longest time a committed message waits for the writer's `Store::sync` (the
+/// fsync that makes it survive a power loss under
+/// [`Durability::Normal`](crate::store::Durability::Normal)).
+pub const DEFAULT_SYNC_INTERVAL: Duration = Duration::from_millis(200);
 /// Default queue capacity (messages accepted but not yet handed to the store).
 pub const DEFAULT_QUEUE_CAPACITY: usize = 100_000;
 
@@ -58,6 +62,7 @@ pub(crate) struct Settings {
     pub project: String,
     pub batch_size: usize,
     pub flush_interval: Duration,
+    pub sync_interval: Duration,
     pub queue_capacity: usize,
     pub backpressure: Backpressure,
     pub limits: Limits,
@@ -72,6 +77,7 @@ impl Default for Settings {
             project: DEFAULT_PROJECT.to_string(),
             batch_size: DEFAULT_BATCH_SIZE,
             flush_interval: DEFAULT_FLUSH_INTERVAL,
+            sync_interval: DEFAULT_SYNC_INTERVAL,
             queue_capacity: DEFAULT_QUEUE_CAPACITY,
             backpressure: Backpressure::Block,
             limits: Limits::default(),
@@ -94,6 +100,7 @@ impl Default for Settings {
 ///     .project("shop")
 ///     .batch_size(500)
 ///     .flush_interval(Duration::from_millis(200))
+///     .sync_interval(Duration::from_millis(500))
 ///     .queue_capacity(10_000)
 ///     .backpressure(Backpressure::Error)
 ///     .build()?;
@@ -174,6 +181,16 @@ impl AnalyticsBuilder {
         self
     }
 
+    /// Longest time a committed message waits for the writer's
+    /// [`Store::sync`](crate::store::Store::sync); default [`DEFAULT_SYNC_INTERVAL`].
+    /// Under [`Durability::Normal`](crate::store::Durability::Normal) a commit survives a
+    /// crash of the process at once and a power loss after this sync;
+    /// [`Analytics::flush`] syncs at once.
+    pub fn sync_interval(mut self, d: Duration) -> Self {
+        self.settings.sync_interval = d;
+        self
+    }
+
     /// Most messages held in memory (queued or being written); default
     /// [`DEFAULT_QUEUE_CAPACITY`].
     pub fn queue_capacity(mut self, n: usize) -> Self {
@@ -219,6 +236,9 @@ impl AnalyticsBuilder {
         }
         if s.flush_interval.is_zero() {
             return Err(Error::invalid("flush_interval", "must be longer than 0"));
+        }
+        if s.sync_interval.is_zero() {
+            return Err(Error::invalid("sync_interval", "must be longer than 0"));
         }
         if s.retry_min.is_zero() || s.retry_max < s.retry_min {
             return Err(Error::invalid("retry_backoff", "need 0 < min <= max"));

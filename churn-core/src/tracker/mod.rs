@@ -35,7 +35,7 @@ mod writer;
 
 pub use config::{
     AnalyticsBuilder, Backpressure, DEFAULT_BATCH_SIZE, DEFAULT_FLUSH_INTERVAL,
-    DEFAULT_QUEUE_CAPACITY,
+    DEFAULT_QUEUE_CAPACITY, DEFAULT_SYNC_INTERVAL,
 };
 pub use input::{IntoEvent, IntoIdentify};
 pub use queue::{OnStored, TrackerStats};
@@ -218,10 +218,13 @@ impl Analytics {
         self.queue_batch(inputs).map(|(report, _)| report)
     }
 
-    /// [`Analytics::track_batch`], then wait until the accepted messages are durable in
-    /// the store: when it returns `Ok`, they survive a crash of the process. Concurrent
-    /// callers share the writer's transactions (group commit), so waiting costs about
-    /// one commit, not one per caller. When a store attempt fails meanwhile, its error
+    /// [`Analytics::track_batch`], then wait until the accepted messages are committed
+    /// to the store: when it returns `Ok`, they survive a crash of the process (and a
+    /// power loss too with [`Durability::Full`](crate::store::Durability::Full); under
+    /// the default `Normal` the writer fsyncs within
+    /// [`sync_interval`](AnalyticsBuilder::sync_interval), and [`Analytics::flush`]
+    /// at once). Concurrent callers share the writer's transactions (group commit), so
+    /// waiting costs about one commit, not one per caller. When a store attempt fails meanwhile, its error
     /// is returned; the messages stay accepted and are retried (a caller retrying the
     /// batch is deduplicated by message id).
     ///
@@ -231,8 +234,10 @@ impl Analytics {
     /// use churn_core::store::StoreExt;
     /// let a = churn_core::Analytics::builder().path(dir.path().join("e.db")).build()?;
     /// let batch = vec![MessageInput::parse_slice(br#"{"event":"signup","userId":"u1"}"#).unwrap()];
-    /// let report = a.track_batch_stored(batch)?; // committed: no flush needed
-    /// assert_eq!((report.accepted, a.stats().pending), (1, 0));
+    /// let report = a.track_batch_stored(batch)?; // committed: survives a crash
+    /// assert_eq!(report.accepted, 1);
+    /// a.flush()?; // and synced: survives a power loss
+    /// assert_eq!(a.stats().pending, 0);
     /// # Ok::<(), churn_core::Error>(())
     /// ```
     pub fn track_batch_stored(&self, inputs: Vec<MessageInput>) -> Result<BatchReport> {
@@ -246,8 +251,8 @@ impl Analytics {
     }
 
     /// [`Analytics::track_batch`] without blocking on the store: `done` is called once,
-    /// from the writer thread, when the accepted messages are durable (`Ok`) or a store
-    /// attempt failed after they were accepted (`Err`, as in
+    /// from the writer thread, when the accepted messages are committed (`Ok`, as in
+    /// [`Analytics::track_batch_stored`]) or a store attempt failed after they were accepted (`Err`, as in
     /// [`Analytics::track_batch_stored`]). It is called at once when nothing was
     /// accepted, and not at all when this returns `Err`. Keep `done` short (send on a
     /// channel): the writer runs it. This is what `churn serve` uses, so that a 2xx
@@ -259,7 +264,7 @@ impl Analytics {
     /// let (tx, rx) = std::sync::mpsc::channel();
     /// let batch = vec![MessageInput::parse_slice(br#"{"event":"signup","userId":"u1"}"#).unwrap()];
     /// a.track_batch_then(batch, move |stored| tx.send(stored).unwrap())?;
-    /// rx.recv().unwrap()?; // durable now
+    /// rx.recv().unwrap()?; // committed now
     /// # Ok::<(), churn_core::Error>(())
     /// ```
     pub fn track_batch_then(

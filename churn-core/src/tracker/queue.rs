@@ -4,8 +4,9 @@
 //! One mutex guards the queue; callers push under it (a `Vec::push` and two counter
 //! updates), the writer swaps the whole buffer out in O(1). Capacity counts every message
 //! held in memory: queued, plus taken by the writer and not yet handed to the store.
-//! Messages are stored in the order they were accepted, so "stored >= n" means "the first
-//! n accepted messages are durable".
+//! Messages are stored in the order they were accepted, so "committed >= n" means "the
+//! first n accepted messages are committed" (they survive a crash of the process) and
+//! "stored >= n" that they are also synced (they survive a power loss).
 
 use super::sync::{Condvar, Mutex, MutexGuard};
 use serde::{Deserialize, Serialize};
@@ -19,7 +20,11 @@ use crate::event::{BatchReport, Message, Rejected};
 pub struct TrackerStats {
     /// Messages accepted since the instance was built.
     pub accepted: u64,
-    /// Accepted messages now durable in the store.
+    /// Accepted messages committed to the store: they survive a crash of the process.
+    #[serde(default)]
+    pub committed: u64,
+    /// Accepted messages now durable in the store (committed and synced: they survive a
+    /// power loss too).
     pub stored: u64,
     /// Accepted messages not yet durable (`accepted - stored`).
     pub pending: u64,
@@ -34,7 +39,7 @@ pub struct TrackerStats {
 }
 
 /// Called once, from the writer thread (or the caller's when nothing is pending), when
-/// the messages a caller handed over are durable (`Ok`) or a store attempt failed after
+/// the messages a caller handed over are committed to the store (`Ok`) or a store attempt failed after
 /// they were accepted (`Err`; they stay queued and are retried). See
 /// [`Analytics::track_batch_then`](crate::Analytics::track_batch_then).
 pub type OnStored = Box<dyn FnOnce(Result<()>) + Send + 'static>;
@@ -53,6 +58,9 @@ pub(crate) struct State {
     /// Taken by the writer, not yet handed to the store.
     pub in_flight: usize,
     pub accepted: u64,
+    /// Committed by the store: survive a crash of the process (`on_stored` waits for it).
+    pub committed: u64,
+    /// Committed and synced (`Store::sync`): survive a power loss (`flush` waits for it).
     pub stored: u64,
     /// No new messages (close was called).
     pub closed: bool,
@@ -62,6 +70,8 @@ pub(crate) struct State {
     pub shutdown: bool,
     /// A flush is waiting: write now, and retry at once after a failure.
     pub flush_requested: bool,
+    /// A flush is waiting for a sync: sync as soon as the write is done.
+    pub sync_requested: bool,
     pub writer_running: bool,
     /// Bumped on every failed attempt, so a flush can tell a failure after its start.
     pub failures: u64,
@@ -92,11 +102,13 @@ impl Queue {
                 buf: Vec::new(),
                 in_flight: 0,
                 accepted: 0,
+                committed: 0,
                 stored: 0,
                 closed: false,
                 finished: false,
                 shutdown: false,
                 flush_requested: false,
+                sync_requested: false,
                 writer_running: true,
                 failures: 0,
                 last_error: None,
@@ -176,12 +188,18 @@ impl Queue {
         st.accepted
     }
 
-    /// Call `done` once the first `target` accepted messages are durable, or with the
+    /// Call `done` once the first `target` accepted messages are committed, or with the
     /// error of a store attempt that fails before that. Asks the writer to write at
-    /// once: callers waiting together share its next transaction (group commit).
+    /// once: callers waiting together share its next transaction (group commit). The
+    /// commit survives a crash of the process; the fsync that makes it survive a power
+    /// loss comes with the store's commit ([`Durability::Full`]) or the writer's next
+    /// periodic sync ([`Durability::Normal`]).
+    ///
+    /// [`Durability::Full`]: crate::store::Durability::Full
+    /// [`Durability::Normal`]: crate::store::Durability::Normal
     pub fn on_stored(&self, target: u64, done: OnStored) {
         let mut st = self.state.lock();
-        if st.stored >= target {
+        if st.committed >= target {
             drop(st);
             return done(Ok(()));
         }
@@ -205,13 +223,13 @@ impl Queue {
         if st.waiters.is_empty() {
             return Vec::new();
         }
-        let (stored, failures) = (st.stored, st.failures);
-        let pending = st.accepted - st.stored;
+        let (committed, failures) = (st.committed, st.failures);
+        let pending = st.accepted - st.committed;
         let why = st.last_error.clone();
         let mut out = Vec::new();
         let mut keep = Vec::new();
         for w in std::mem::take(&mut st.waiters) {
-            if w.target <= stored {
+            if w.target <= committed {
                 out.push((w.done, Ok(())));
             } else if stopped || failures > w.failures {
                 let why = match (&why, stopped) {
@@ -252,6 +270,7 @@ impl Queue {
         let failures = st.failures;
         if st.stored < target {
             st.flush_requested = true;
+            st.sync_requested = true;
             self.work.notify_one();
         }
         loop {
@@ -276,6 +295,7 @@ impl Queue {
         let st = self.state.lock();
         TrackerStats {
             accepted: st.accepted,
+            committed: st.committed,
             stored: st.stored,
             pending: st.accepted - st.stored,
             inserted: st.inserted,

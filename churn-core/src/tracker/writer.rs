@@ -1,8 +1,11 @@
 //! The background writer: takes accepted messages off the queue and applies them to the
 //! store in order, in transactions of at most `batch_size` messages, at least every
-//! `flush_interval`, and at once when a flush is waiting or the queue is full. When the
-//! store fails, the messages stay with the writer and the attempt is repeated after a
-//! growing pause (or at once when someone flushes); nothing accepted is dropped.
+//! `flush_interval`, and at once when a flush or a commit waiter is waiting or the queue
+//! is full. Commit waiters (`on_stored`: the server's 2xx) are answered right after the
+//! commit; `Store::sync` (the fsync under `Durability::Normal`) runs at most
+//! `sync_interval` after the oldest unsynced commit, and at once for a flush or close.
+//! When the store fails, the messages stay with the writer and the attempt is repeated
+//! after a growing pause (or at once when someone flushes); nothing accepted is dropped.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
@@ -20,6 +23,7 @@ pub(crate) struct Writer {
     pub project: String,
     pub batch_size: usize,
     pub interval: Duration,
+    pub sync_interval: Duration,
     pub retry_min: Duration,
     pub retry_max: Duration,
 }
@@ -63,6 +67,7 @@ impl Writer {
             project: s.project.clone(),
             batch_size: s.batch_size,
             interval: s.flush_interval,
+            sync_interval: s.sync_interval,
             retry_min: s.retry_min,
             retry_max: s.retry_max,
         }
@@ -73,12 +78,15 @@ impl Writer {
         let _running = Running(q);
         // Messages taken off the queue and not yet applied, in order.
         let mut local: Vec<Message> = Vec::new();
-        // Messages applied but not yet made durable by `Store::sync`.
+        // Messages committed but not yet made durable by `Store::sync`, and when the
+        // oldest of them must be synced at the latest.
         let mut unsynced = 0usize;
+        let mut sync_at = Instant::now();
         let mut retry_at: Option<Instant> = None;
         let mut backoff = self.retry_min;
         let mut deadline = Instant::now() + self.interval;
         loop {
+            let sync_now;
             {
                 let mut st = q.state.lock();
                 loop {
@@ -89,8 +97,17 @@ impl Writer {
                         q.work.wait_until(&mut st, at);
                         continue;
                     }
+                    let sync_due = unsynced > 0
+                        && (st.sync_requested || st.shutdown || Instant::now() >= sync_at);
                     // Without a pending retry the writer holds nothing.
                     if st.buf.is_empty() {
+                        if sync_due {
+                            break;
+                        }
+                        if unsynced > 0 {
+                            q.work.wait_until(&mut st, sync_at);
+                            continue;
+                        }
                         if st.shutdown {
                             return;
                         }
@@ -103,7 +120,8 @@ impl Writer {
                         deadline = Instant::now() + self.interval;
                         continue;
                     }
-                    if st.buf.len() >= self.batch_size
+                    if sync_due
+                        || st.buf.len() >= self.batch_size
                         || st.flush_requested
                         || st.shutdown
                         || st.buf.len() + st.in_flight >= q.capacity
@@ -111,9 +129,17 @@ impl Writer {
                     {
                         break;
                     }
-                    q.work.wait_until(&mut st, deadline);
+                    let until = if unsynced > 0 {
+                        deadline.min(sync_at)
+                    } else {
+                        deadline
+                    };
+                    q.work.wait_until(&mut st, until);
                 }
+                // A flush waits for a sync; a commit waiter (`on_stored`) does not.
+                sync_now = st.sync_requested || st.shutdown;
                 st.flush_requested = false;
+                st.sync_requested = false;
                 let n = st.buf.len();
                 if local.is_empty() {
                     // O(1): the queue gets the writer's empty buffer (and its capacity).
@@ -124,39 +150,70 @@ impl Writer {
                 st.in_flight += n;
             }
             deadline = Instant::now() + self.interval;
-            let (outcome, result) = self.write(&mut local, &mut unsynced);
-            let mut st = q.state.lock();
-            st.inserted += outcome.inserted as u64;
-            st.duplicates += outcome.duplicates as u64;
-            match result {
-                Ok(synced) => {
-                    st.stored += synced as u64;
-                    st.last_error = None;
-                    retry_at = None;
-                    backoff = self.retry_min;
-                }
-                Err(e) => {
-                    st.failures += 1;
-                    st.last_error = Some(e.to_string());
-                    retry_at = Some(Instant::now() + backoff);
-                    backoff = (backoff * 2).min(self.retry_max);
-                }
+            let before = unsynced;
+            let (outcome, applied) = self.apply(&mut local, &mut unsynced);
+            if before == 0 && unsynced > 0 {
+                sync_at = Instant::now() + self.sync_interval;
             }
-            let ready = Queue::ready_waiters(&mut st, false);
-            drop(st);
-            q.progress.notify_all();
-            Queue::answer(ready);
+            let sync = applied.is_ok() && unsynced > 0 && (sync_now || Instant::now() >= sync_at);
+            // Commit waiters are answered before the sync (which may take milliseconds).
+            let applied = (!sync).then_some(applied.map(|()| 0));
+            self.report(
+                outcome,
+                unsynced - before,
+                applied,
+                &mut retry_at,
+                &mut backoff,
+            );
+            if sync {
+                let synced = guarded(|| self.store.sync()).map(|()| std::mem::take(&mut unsynced));
+                let none = AppendOutcome::default();
+                self.report(none, 0, Some(synced), &mut retry_at, &mut backoff);
+            }
         }
     }
 
-    /// Apply `local` in chunks, then sync. Applied chunks leave `local` (and free queue
-    /// room); on failure the rest stays for the next attempt. Returns how many messages
-    /// became durable.
-    fn write(
+    /// Count what a write did and answer the waiters it satisfies. `result`: how many
+    /// messages became durable (synced), or the store's error; `None` when a sync
+    /// follows.
+    fn report(
         &self,
-        local: &mut Vec<Message>,
-        unsynced: &mut usize,
-    ) -> (AppendOutcome, Result<usize>) {
+        outcome: AppendOutcome,
+        committed: usize,
+        result: Option<Result<usize>>,
+        retry_at: &mut Option<Instant>,
+        backoff: &mut Duration,
+    ) {
+        let q = &*self.queue;
+        let mut st = q.state.lock();
+        st.inserted += outcome.inserted as u64;
+        st.duplicates += outcome.duplicates as u64;
+        st.committed += committed as u64;
+        match result {
+            None => {}
+            Some(Ok(synced)) => {
+                st.stored += synced as u64;
+                st.last_error = None;
+                *retry_at = None;
+                *backoff = self.retry_min;
+            }
+            Some(Err(e)) => {
+                st.failures += 1;
+                st.last_error = Some(e.to_string());
+                *retry_at = Some(Instant::now() + *backoff);
+                *backoff = (*backoff * 2).min(self.retry_max);
+            }
+        }
+        let ready = Queue::ready_waiters(&mut st, false);
+        drop(st);
+        q.progress.notify_all();
+        Queue::answer(ready);
+    }
+
+    /// Apply `local` in chunks, each its own commit. Applied chunks leave `local` (and
+    /// free queue room) and count in `unsynced`; on failure the rest stays for the next
+    /// attempt.
+    fn apply(&self, local: &mut Vec<Message>, unsynced: &mut usize) -> (AppendOutcome, Result<()>) {
         let q = &*self.queue;
         let mut out = AppendOutcome::default();
         let mut pos = 0;
@@ -178,15 +235,6 @@ impl Writer {
             }
         }
         local.drain(..pos);
-        if let Some(e) = failed {
-            return (out, Err(e));
-        }
-        if *unsynced == 0 {
-            return (out, Ok(0));
-        }
-        match guarded(|| self.store.sync()) {
-            Ok(()) => (out, Ok(std::mem::take(unsynced))),
-            Err(e) => (out, Err(e)),
-        }
+        (out, failed.map_or(Ok(()), Err))
     }
 }

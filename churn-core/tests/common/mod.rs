@@ -21,6 +21,8 @@ pub struct ControlledStore {
     pub applies: AtomicUsize,
     /// The next `apply` panics (once).
     pub panic_once: AtomicBool,
+    /// `sync` calls so far.
+    pub syncs: AtomicUsize,
 }
 
 impl ControlledStore {
@@ -123,6 +125,10 @@ impl Store for ControlledStore {
     }
     fn delete_object(&self, project: &str, namespace: &str, key: &str) -> Result<bool> {
         self.inner.delete_object(project, namespace, key)
+    }
+    fn sync(&self) -> Result<()> {
+        self.syncs.fetch_add(1, Ordering::SeqCst);
+        self.inner.sync()
     }
     fn stats(&self, project: &str) -> Result<StoreStats> {
         self.inner.stats(project)

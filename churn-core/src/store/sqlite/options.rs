@@ -15,15 +15,21 @@ use crate::error::Error;
 ///   at checkpoints and by [`Store::sync`](crate::store::Store::sync). A committed batch
 ///   survives a process crash; a power loss or OS crash may lose the batches committed
 ///   since the last sync (the file is never corrupted: it rolls back to an earlier
-///   commit). The tracker calls `sync` in `flush()`/`close()`, so "`flush()` returned"
-///   still means every accepted event is on disk.
+///   commit). The tracker's writer calls `sync` at most
+///   `sync_interval` (`AnalyticsBuilder::sync_interval`, 200 ms) after a
+///   commit and in `flush()`/`close()`, so "`flush()` returned" still means every
+///   accepted event is on disk. `churn serve` answers an ingestion request once its
+///   events are committed, not synced: a 2xx survives a crash of the server at once
+///   and a power loss after that interval.
 /// - [`Durability::Full`]: every commit is fsynced to the write-ahead log before the call
-///   returns, so each committed batch survives a power loss on its own.
+///   returns, so each committed batch survives a power loss on its own (`churn serve
+///   --durability full`: every 2xx waits for its fsync).
 ///
 /// Why Normal is the default: with the block layout a 1,000-event batch costs well under
 /// a millisecond of CPU, so one fsync per commit (several ms on most disks) would cap
 /// ingest far below the goal; syncing once per flush keeps the durability promise of
-/// the tracker and the server (which acks after sync) at a fraction of the cost.
+/// the tracker (`flush()` syncs) at a fraction of the cost, and keeps the fsync out of
+/// most of the server's requests.
 ///
 /// ```
 /// use churn_core::store::Durability;
