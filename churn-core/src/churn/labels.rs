@@ -163,6 +163,26 @@ impl Dataset {
     }
 }
 
+impl Dataset {
+    /// The rows at `idx` without their customer ids (`features.customers` is left
+    /// empty): for fitting, which reads only the matrix, labels, schema and window, and
+    /// would otherwise clone an id string per row.
+    pub(crate) fn subset_for_fit(&self, idx: &[usize]) -> Dataset {
+        let f = &self.features;
+        Dataset {
+            features: FeatureMatrix {
+                customers: Vec::new(),
+                rows: idx.iter().map(|&i| f.rows[i]).collect(),
+                x: f.x.select(ndarray::Axis(0), idx),
+                schema: f.schema.clone(),
+                as_of: f.as_of,
+            },
+            labels: idx.iter().map(|&i| self.labels[i]).collect(),
+            window: self.window,
+        }
+    }
+}
+
 fn select_rows(f: &FeatureMatrix, idx: &[usize]) -> FeatureMatrix {
     FeatureMatrix {
         customers: idx.iter().map(|&i| f.customers[i].clone()).collect(),
