@@ -9,6 +9,7 @@
 
 use std::collections::HashMap;
 
+use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 
 use super::features::{features_for, FeatureConfig, FeatureMatrix};
@@ -173,7 +174,7 @@ impl Dataset {
             features: FeatureMatrix {
                 customers: Vec::new(),
                 rows: idx.iter().map(|&i| f.rows[i]).collect(),
-                x: f.x.select(ndarray::Axis(0), idx),
+                x: gather_rows(&f.x, idx),
                 schema: f.schema.clone(),
                 as_of: f.as_of,
             },
@@ -183,11 +184,27 @@ impl Dataset {
     }
 }
 
+/// Rows `idx` of `x` (in that order): `select` on `Axis(0)`, by row slices when `x` is
+/// row-major (ndarray's `select` concatenates one view per row, several times slower).
+fn gather_rows(x: &Array2<f64>, idx: &[usize]) -> Array2<f64> {
+    let w = x.ncols();
+    if let Some(all) = x.as_slice() {
+        let mut v = Vec::with_capacity(idx.len() * w);
+        for &i in idx {
+            v.extend_from_slice(&all[i * w..(i + 1) * w]);
+        }
+        if let Ok(a) = Array2::from_shape_vec((idx.len(), w), v) {
+            return a;
+        }
+    }
+    x.select(ndarray::Axis(0), idx)
+}
+
 fn select_rows(f: &FeatureMatrix, idx: &[usize]) -> FeatureMatrix {
     FeatureMatrix {
         customers: idx.iter().map(|&i| f.customers[i].clone()).collect(),
         rows: idx.iter().map(|&i| f.rows[i]).collect(),
-        x: f.x.select(ndarray::Axis(0), idx),
+        x: gather_rows(&f.x, idx),
         schema: f.schema.clone(),
         as_of: f.as_of,
     }
