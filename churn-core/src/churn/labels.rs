@@ -210,6 +210,9 @@ fn select_rows(f: &FeatureMatrix, idx: &[usize]) -> FeatureMatrix {
     }
 }
 
+/// From this many customers on, [`labelled_at`] picks its population on two threads.
+const PAR_LABEL_CUSTOMERS: usize = 20_000;
+
 /// Automatic labels as of `as_of`: the population (active in the lookback) with their
 /// features (events before `as_of`) and labels (events in the horizon).
 ///
@@ -240,20 +243,38 @@ pub fn labelled_at(
     let t = as_of.millis();
     let from = t.saturating_sub(labels.lookback_days as i64 * DAY_MS);
     let end = t.saturating_add(labels.horizon_days as i64 * DAY_MS);
-    let mut pop = Vec::new();
-    let mut y = Vec::new();
-    for c in 0..table.customer_count() {
-        let lo = table.cut(c, from);
-        let cut = table.cut(c, t);
-        if !(lo..cut).any(|i| table.code[i] & PASSIVE == 0) {
-            continue;
+    let label = |cs: std::ops::Range<usize>| {
+        let (mut pop, mut y) = (Vec::new(), Vec::new());
+        for c in cs {
+            let lo = table.cut(c, from);
+            let cut = table.cut(c, t);
+            if !(lo..cut).any(|i| table.code[i] & PASSIVE == 0) {
+                continue;
+            }
+            let hi = table.cut(c, end);
+            let active = (cut..hi).any(|i| table.code[i] & PASSIVE == 0);
+            let cancelled =
+                (cut..hi).any(|i| Kind::of(table.code[i]) == Kind::SubscriptionCancelled);
+            pop.push(c as u32);
+            y.push(!active || cancelled);
         }
-        let hi = table.cut(c, end);
-        let active = (cut..hi).any(|i| table.code[i] & PASSIVE == 0);
-        let cancelled = (cut..hi).any(|i| Kind::of(table.code[i]) == Kind::SubscriptionCancelled);
-        pop.push(c as u32);
-        y.push(!active || cancelled);
-    }
+        (pop, y)
+    };
+    // Customers are independent: two halves on two threads for large tables, joined in
+    // customer order.
+    let nc = table.customer_count();
+    let (pop, y) = if nc >= PAR_LABEL_CUSTOMERS {
+        let (a, b) = std::thread::scope(|s| {
+            let h = s.spawn(|| label(nc / 2..nc));
+            (label(0..nc / 2), h.join())
+        });
+        let ((mut pop, mut y), (pb, yb)) = (a, b.unwrap_or_else(|p| std::panic::resume_unwind(p)));
+        pop.extend(pb);
+        y.extend(yb);
+        (pop, y)
+    } else {
+        label(0..nc)
+    };
     let features = features_for(table, &pop, as_of, cfg)?;
     Ok(Dataset {
         features,

@@ -168,8 +168,8 @@ fn intern<'a>(rows: &'a [Transaction], kinds: &KindMap, out: Cols<'_>) -> Result
 }
 
 /// [`EventTable::from_transactions`], two threads from `par_rows` rows.
-pub(crate) fn build(
-    rows: &[Transaction],
+pub(crate) fn build<'r>(
+    rows: &'r [Transaction],
     cfg: &FeatureConfig,
     par_rows: usize,
 ) -> Result<EventTable> {
@@ -189,29 +189,50 @@ pub(crate) fn build(
     let (first, second) = if mid < n {
         let (lo, hi) = out.split_at(mid);
         let kinds = &kinds;
+        // Each thread also makes the owned id strings of its customers.
+        let run = |rows: &'r [Transaction], out| {
+            intern(rows, kinds, out).map(|seen| {
+                let names: Vec<String> = seen.ids.iter().map(|s| s.to_string()).collect();
+                (seen, names)
+            })
+        };
         let (a, b) = std::thread::scope(|s| {
-            let second = s.spawn(move || intern(&rows[mid..], kinds, hi));
-            (intern(&rows[..mid], kinds, lo), second.join())
+            let second = s.spawn(move || run(&rows[mid..], hi));
+            (run(&rows[..mid], lo), second.join())
         });
         // The first error in row order wins, as in a one-thread build.
         let a = a?;
         let b = b.unwrap_or_else(|p| std::panic::resume_unwind(p))?;
         (a, Some(b))
     } else {
-        (intern(rows, &kinds, out)?, None)
+        let seen = intern(rows, &kinds, out)?;
+        let names = seen.ids.iter().map(|s| s.to_string()).collect();
+        ((seen, names), None)
     };
-    let mut seen = first;
-    if let Some(b) = second {
+    let (mut seen, mut names) = first;
+    if let Some((b, b_names)) = second {
         // Customers of the second half: known ones keep their number, new ones are
         // numbered after, in first-seen order (what one pass would have given).
-        let remap: Vec<u32> = b.ids.iter().map(|id| seen.id(id)).collect();
+        let remap: Vec<u32> = b
+            .ids
+            .iter()
+            .zip(b_names)
+            .map(|(id, name)| {
+                let known = seen.ids.len();
+                let c = seen.id(id);
+                if c as usize == known {
+                    names.push(name);
+                }
+                c
+            })
+            .collect();
         for c in &mut cust[mid..] {
             *c = remap[*c as usize];
         }
     }
     let nc = seen.ids.len();
     let t = EventTable {
-        customers: seen.ids.iter().map(|s| s.to_string()).collect(),
+        customers: names,
         offsets: Vec::new(),
         ts,
         code,
