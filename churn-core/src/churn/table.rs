@@ -5,7 +5,6 @@
 use std::collections::HashMap;
 use std::ops::ControlFlow;
 
-use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -183,8 +182,10 @@ pub(crate) struct TableBuilder {
     kinds: KindMap,
     t: EventTable,
     cust: Vec<u32>,
-    /// Customer id -> number (FxHash: see [`table_build`] for why).
-    index: FxHashMap<String, u32>,
+    /// Customer id -> number. Std's keyed SipHash on purpose: this builder reads the
+    /// store, whose ids come from clients of the server, so crafted collisions must not
+    /// slow it down (`from_transactions` reads the caller's own rows: FxHash there).
+    index: HashMap<String, u32>,
     plan_index: HashMap<String, u16>,
     /// Last customer seen: rows usually come grouped by customer, so most rows skip
     /// the hash lookup.
@@ -204,7 +205,7 @@ impl TableBuilder {
             kinds: KindMap::new(cfg),
             t: EventTable::default(),
             cust: Vec::new(),
-            index: FxHashMap::default(),
+            index: HashMap::new(),
             plan_index: HashMap::new(),
             last_customer: None,
             events: Vec::new(),

@@ -7,8 +7,10 @@
 //!
 //! Ids are hashed with FxHash (`rustc-hash`): a few multiply-rotate steps per 8 bytes
 //! instead of SipHash's rounds. It is not keyed, so crafted ids could collide on
-//! purpose; the cost of that is a slower build of the caller's own table (no shared
-//! state to attack), and every lookup still compares the full id, so results stay exact.
+//! purpose; these rows are the caller's own (a CSV, a binding's list), so the cost of
+//! that is a slower build of the caller's own table, and every lookup still compares
+//! the full id, so results stay exact. The store path (ids sent to the server by
+//! clients) keeps std's keyed SipHash in [`super::table::TableBuilder`].
 
 use std::collections::hash_map::Entry;
 
