@@ -180,6 +180,9 @@ impl FeatureSchema {
     }
 }
 
+/// From this many customers on, [`features_for`] fills the rows on two threads.
+const PAR_CUSTOMERS: usize = 20_000;
+
 /// Features of a set of customers as of one time.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FeatureMatrix {
@@ -248,27 +251,51 @@ pub(crate) fn features_for(
         )
         .collect();
     let width = schema.len();
-    let mut data = vec![0.0f64; customers.len() * width];
-    let mut queue: Vec<i64> = Vec::new();
-    for (row, &c) in customers.iter().enumerate() {
-        let c = c as usize;
-        if c >= table.customer_count() {
-            return Err(Error::invalid(
-                "customers",
-                format!("no customer {c} in the table"),
-            ));
-        }
-        let out = &mut data[row * width..(row + 1) * width];
-        queue.clear();
-        one_customer(table, c, as_of.millis(), &plan_col, &mut queue, out);
+    if let Some(&c) = customers
+        .iter()
+        .find(|&&c| c as usize >= table.customer_count())
+    {
+        return Err(Error::invalid(
+            "customers",
+            format!("no customer {c} in the table"),
+        ));
     }
+    let mut data = vec![0.0f64; customers.len() * width];
+    // Rows are independent: from PAR_CUSTOMERS customers on, the second half is filled
+    // by a second thread (fixed split, disjoint rows, so the same matrix).
+    let fill = |cs: &[u32], out: &mut [f64]| -> Vec<String> {
+        let mut queue: Vec<i64> = Vec::new();
+        for (&c, row) in cs.iter().zip(out.chunks_exact_mut(width.max(1))) {
+            queue.clear();
+            one_customer(
+                table,
+                c as usize,
+                as_of.millis(),
+                &plan_col,
+                &mut queue,
+                row,
+            );
+        }
+        cs.iter()
+            .map(|&c| table.customers[c as usize].clone())
+            .collect()
+    };
+    let ids = if customers.len() >= PAR_CUSTOMERS && width > 0 {
+        let mid = customers.len() / 2;
+        let (lo, hi) = data.split_at_mut(mid * width);
+        let (mut a, b) = std::thread::scope(|s| {
+            let h = s.spawn(|| fill(&customers[mid..], hi));
+            (fill(&customers[..mid], lo), h.join())
+        });
+        a.extend(b.unwrap_or_else(|p| std::panic::resume_unwind(p)));
+        a
+    } else {
+        fill(customers, &mut data)
+    };
     let x = Array2::from_shape_vec((customers.len(), width), data)
         .map_err(|e| Error::model(format!("feature matrix shape: {e}")))?;
     Ok(FeatureMatrix {
-        customers: customers
-            .iter()
-            .map(|&c| table.customers[c as usize].clone())
-            .collect(),
+        customers: ids,
         rows: customers.to_vec(),
         x,
         schema,

@@ -120,7 +120,32 @@ fn newton_terms_par(x: &[f64], k: usize, eta: &[f64], y: &[f64], w: &[f64]) -> V
     a
 }
 
-/// Linear predictor of every row into `eta`, and the penalised weighted log-loss.
+/// Linear predictor of every row into `eta`, and each row's weighted log-loss into
+/// `loss`.
+fn eta_loss(
+    x: &[f64],
+    k: usize,
+    beta: &[f64],
+    y: &[f64],
+    w: &[f64],
+    eta: &mut [f64],
+    loss: &mut [f64],
+) {
+    for (i, (e, l)) in eta.iter_mut().zip(loss.iter_mut()).enumerate() {
+        let v = x[i * k..(i + 1) * k]
+            .iter()
+            .zip(&beta[..k])
+            .fold(0.0, |s, (a, b)| s + a * b)
+            + beta[k];
+        *e = v;
+        *l = w[i] * (v.max(0.0) + (-v.abs()).exp().ln_1p() - y[i] * v);
+    }
+}
+
+/// Linear predictor of every row into `eta`, and the penalised weighted log-loss. The
+/// rows' terms are computed on two threads for large inputs (fixed split) and always
+/// summed in row order on one, so the loss does not depend on the split.
+#[allow(clippy::too_many_arguments)]
 fn eta_objective(
     x: &[f64],
     k: usize,
@@ -129,17 +154,24 @@ fn eta_objective(
     w: &[f64],
     l2: f64,
     eta: &mut [f64],
+    loss: &mut [f64],
 ) -> f64 {
-    let mut f = 0.0;
-    for (i, e) in eta.iter_mut().enumerate() {
-        let v = x[i * k..(i + 1) * k]
-            .iter()
-            .zip(&beta[..k])
-            .fold(0.0, |s, (a, b)| s + a * b)
-            + beta[k];
-        *e = v;
-        f += w[i] * (v.max(0.0) + (-v.abs()).exp().ln_1p() - y[i] * v);
+    let n = eta.len();
+    if n < PAR_ROWS {
+        eta_loss(x, k, beta, y, w, eta, loss);
+    } else {
+        let mid = n / 2;
+        let (e0, e1) = eta.split_at_mut(mid);
+        let (l0, l1) = loss.split_at_mut(mid);
+        std::thread::scope(|s| {
+            let h = s.spawn(|| eta_loss(&x[mid * k..], k, beta, &y[mid..], &w[mid..], e1, l1));
+            eta_loss(&x[..mid * k], k, beta, &y[..mid], &w[..mid], e0, l0);
+            if let Err(p) = h.join() {
+                std::panic::resume_unwind(p);
+            }
+        });
     }
+    let f = loss.iter().fold(0.0, |f, l| f + l);
     f + 0.5 * l2 * beta[..k].iter().map(|b| b * b).sum::<f64>()
 }
 
@@ -160,7 +192,8 @@ pub(super) fn irls(
     let mut beta = vec![0.0; m];
     let mut eta = vec![0.0; n];
     let mut ne = vec![0.0; n];
-    let mut f = eta_objective(x, k, &beta, y, w, l2, &mut eta);
+    let mut loss = vec![0.0; n];
+    let mut f = eta_objective(x, k, &beta, y, w, l2, &mut eta, &mut loss);
     let done = |beta: &[f64], it, conv| (Array1::from(beta[..k].to_vec()), beta[k], it, conv);
     for it in 1..=max_iter {
         let t = newton_terms_par(x, k, &eta, y, w);
@@ -182,7 +215,7 @@ pub(super) fn irls(
         let mut step = 1.0;
         loop {
             let nb: Vec<f64> = beta.iter().zip(&d).map(|(b, d)| b - d * step).collect();
-            let nf = eta_objective(x, k, &nb, y, w, l2, &mut ne);
+            let nf = eta_objective(x, k, &nb, y, w, l2, &mut ne, &mut loss);
             if nf <= f || step < 1e-8 {
                 let change = (f - nf).abs();
                 let max_step = d.iter().fold(0.0f64, |m, v| m.max(v.abs())) * step;

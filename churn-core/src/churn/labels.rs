@@ -9,6 +9,7 @@
 
 use std::collections::HashMap;
 
+use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 
 use super::features::{features_for, FeatureConfig, FeatureMatrix};
@@ -163,15 +164,54 @@ impl Dataset {
     }
 }
 
+impl Dataset {
+    /// The rows at `idx` without their customer ids (`features.customers` is left
+    /// empty): for fitting, which reads only the matrix, labels, schema and window, and
+    /// would otherwise clone an id string per row.
+    pub(crate) fn subset_for_fit(&self, idx: &[usize]) -> Dataset {
+        let f = &self.features;
+        Dataset {
+            features: FeatureMatrix {
+                customers: Vec::new(),
+                rows: idx.iter().map(|&i| f.rows[i]).collect(),
+                x: gather_rows(&f.x, idx),
+                schema: f.schema.clone(),
+                as_of: f.as_of,
+            },
+            labels: idx.iter().map(|&i| self.labels[i]).collect(),
+            window: self.window,
+        }
+    }
+}
+
+/// Rows `idx` of `x` (in that order): `select` on `Axis(0)`, by row slices when `x` is
+/// row-major (ndarray's `select` concatenates one view per row, several times slower).
+fn gather_rows(x: &Array2<f64>, idx: &[usize]) -> Array2<f64> {
+    let w = x.ncols();
+    if let Some(all) = x.as_slice() {
+        let mut v = Vec::with_capacity(idx.len() * w);
+        for &i in idx {
+            v.extend_from_slice(&all[i * w..(i + 1) * w]);
+        }
+        if let Ok(a) = Array2::from_shape_vec((idx.len(), w), v) {
+            return a;
+        }
+    }
+    x.select(ndarray::Axis(0), idx)
+}
+
 fn select_rows(f: &FeatureMatrix, idx: &[usize]) -> FeatureMatrix {
     FeatureMatrix {
         customers: idx.iter().map(|&i| f.customers[i].clone()).collect(),
         rows: idx.iter().map(|&i| f.rows[i]).collect(),
-        x: f.x.select(ndarray::Axis(0), idx),
+        x: gather_rows(&f.x, idx),
         schema: f.schema.clone(),
         as_of: f.as_of,
     }
 }
+
+/// From this many customers on, [`labelled_at`] picks its population on two threads.
+const PAR_LABEL_CUSTOMERS: usize = 20_000;
 
 /// Automatic labels as of `as_of`: the population (active in the lookback) with their
 /// features (events before `as_of`) and labels (events in the horizon).
@@ -203,20 +243,38 @@ pub fn labelled_at(
     let t = as_of.millis();
     let from = t.saturating_sub(labels.lookback_days as i64 * DAY_MS);
     let end = t.saturating_add(labels.horizon_days as i64 * DAY_MS);
-    let mut pop = Vec::new();
-    let mut y = Vec::new();
-    for c in 0..table.customer_count() {
-        let lo = table.cut(c, from);
-        let cut = table.cut(c, t);
-        if !(lo..cut).any(|i| table.code[i] & PASSIVE == 0) {
-            continue;
+    let label = |cs: std::ops::Range<usize>| {
+        let (mut pop, mut y) = (Vec::new(), Vec::new());
+        for c in cs {
+            let lo = table.cut(c, from);
+            let cut = table.cut(c, t);
+            if !(lo..cut).any(|i| table.code[i] & PASSIVE == 0) {
+                continue;
+            }
+            let hi = table.cut(c, end);
+            let active = (cut..hi).any(|i| table.code[i] & PASSIVE == 0);
+            let cancelled =
+                (cut..hi).any(|i| Kind::of(table.code[i]) == Kind::SubscriptionCancelled);
+            pop.push(c as u32);
+            y.push(!active || cancelled);
         }
-        let hi = table.cut(c, end);
-        let active = (cut..hi).any(|i| table.code[i] & PASSIVE == 0);
-        let cancelled = (cut..hi).any(|i| Kind::of(table.code[i]) == Kind::SubscriptionCancelled);
-        pop.push(c as u32);
-        y.push(!active || cancelled);
-    }
+        (pop, y)
+    };
+    // Customers are independent: two halves on two threads for large tables, joined in
+    // customer order.
+    let nc = table.customer_count();
+    let (pop, y) = if nc >= PAR_LABEL_CUSTOMERS {
+        let (a, b) = std::thread::scope(|s| {
+            let h = s.spawn(|| label(nc / 2..nc));
+            (label(0..nc / 2), h.join())
+        });
+        let ((mut pop, mut y), (pb, yb)) = (a, b.unwrap_or_else(|p| std::panic::resume_unwind(p)));
+        pop.extend(pb);
+        y.extend(yb);
+        (pop, y)
+    } else {
+        label(0..nc)
+    };
     let features = features_for(table, &pop, as_of, cfg)?;
     Ok(Dataset {
         features,

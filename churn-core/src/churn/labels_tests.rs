@@ -133,3 +133,17 @@ proptest! {
         prop_assert!(split.train_cutoff().add_millis(30 * DAY_MS) <= split.test_cutoff());
     }
 }
+
+#[test]
+fn gather_rows_equals_select() {
+    let x = ndarray::Array2::from_shape_fn((5, 3), |(i, j)| (i * 10 + j) as f64);
+    let idx = [4, 0, 0, 2];
+    assert_eq!(gather_rows(&x, &idx), x.select(ndarray::Axis(0), &idx));
+    // Column-major input takes the `select` path, same values.
+    let t = x.t().to_owned();
+    let xt = t.t().to_owned().reversed_axes().reversed_axes();
+    assert_eq!(gather_rows(&xt, &idx), x.select(ndarray::Axis(0), &idx));
+    let f = x.t().as_standard_layout().t().to_owned();
+    assert_eq!(gather_rows(&f, &idx), x.select(ndarray::Axis(0), &idx));
+    assert_eq!(gather_rows(&x, &[]).dim(), (0, 3));
+}

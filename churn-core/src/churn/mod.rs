@@ -43,6 +43,7 @@ mod registry;
 pub mod report;
 mod score;
 mod table;
+mod table_build;
 #[cfg(feature = "import")]
 mod table_csv;
 pub mod trees;

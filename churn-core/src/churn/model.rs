@@ -391,6 +391,19 @@ impl TrainedModel {
         cfg: &TrainConfig,
         fit: impl FnOnce(&Dataset) -> Result<AnyModel>,
     ) -> Result<TrainedModel> {
+        Self::train_impl(name, data, feature_config, cfg, true, fit)
+    }
+
+    /// [`TrainedModel::train_with`]; `ids = false` when `fit` does not read the
+    /// customer ids (the fitting subset then leaves them out).
+    fn train_impl(
+        name: &str,
+        data: &Dataset,
+        feature_config: &FeatureConfig,
+        cfg: &TrainConfig,
+        ids: bool,
+        fit: impl FnOnce(&Dataset) -> Result<AnyModel>,
+    ) -> Result<TrainedModel> {
         if !(0.0..0.9).contains(&cfg.calibration_fraction) {
             return Err(Error::invalid(
                 "calibration_fraction",
@@ -408,12 +421,17 @@ impl TrainedModel {
             (data.len() as f64 * cfg.calibration_fraction).round() as usize
         };
         let (cal_idx, fit_idx) = order.split_at(n_cal);
-        let fit_data = data.subset(fit_idx);
+        let fit_data = if ids {
+            data.subset(fit_idx)
+        } else {
+            data.subset_for_fit(fit_idx)
+        };
         let model = fit(&fit_data)?;
+        drop(fit_data);
         let calibrator = if n_cal == 0 {
             Calibrator::Identity
         } else {
-            let cal = data.subset(cal_idx);
+            let cal = data.subset_for_fit(cal_idx);
             let raw = model.predict_proba(cal.features.x.view())?;
             Calibrator::fit(
                 cfg.calibration,
@@ -461,7 +479,7 @@ impl TrainedModel {
         cfg: &TrainConfig,
         params: &LogisticParams,
     ) -> Result<TrainedModel> {
-        Self::train_with(name, data, feature_config, cfg, |d| {
+        Self::train_impl(name, data, feature_config, cfg, false, |d| {
             LogisticModel::fit(d.features.x.view(), &d.labels, &d.features.schema, params)
                 .map(AnyModel::Logistic)
         })
@@ -498,7 +516,7 @@ impl TrainedModel {
         cfg: &TrainConfig,
         spec: &ModelSpec,
     ) -> Result<TrainedModel> {
-        Self::train_with(name, data, feature_config, cfg, |d| spec.fit(d))
+        Self::train_impl(name, data, feature_config, cfg, false, |d| spec.fit(d))
     }
 
     /// Calibrated churn probabilities for a raw matrix laid out as the model's schema.

@@ -9,7 +9,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::features::FeatureConfig;
-use crate::error::{Error, Result};
+use super::table_build::{self, check_row, PAR_ROWS};
+use crate::error::Result;
 use crate::store::{ScanRequest, Store};
 use crate::time::Timestamp;
 
@@ -163,7 +164,6 @@ impl KindMap {
 #[derive(Debug, Clone, Default)]
 pub struct EventTable {
     pub(crate) customers: Vec<String>,
-    pub(crate) index: HashMap<String, u32>,
     /// Row range of customer `c`: `offsets[c]..offsets[c + 1]`.
     pub(crate) offsets: Vec<usize>,
     pub(crate) ts: Vec<i64>,
@@ -182,6 +182,10 @@ pub(crate) struct TableBuilder {
     kinds: KindMap,
     t: EventTable,
     cust: Vec<u32>,
+    /// Customer id -> number. Std's keyed SipHash on purpose: this builder reads the
+    /// store, whose ids come from clients of the server, so crafted collisions must not
+    /// slow it down (`from_transactions` reads the caller's own rows: FxHash there).
+    index: HashMap<String, u32>,
     plan_index: HashMap<String, u16>,
     /// Last customer seen: rows usually come grouped by customer, so most rows skip
     /// the hash lookup.
@@ -201,6 +205,7 @@ impl TableBuilder {
             kinds: KindMap::new(cfg),
             t: EventTable::default(),
             cust: Vec::new(),
+            index: HashMap::new(),
             plan_index: HashMap::new(),
             last_customer: None,
             events: Vec::new(),
@@ -223,13 +228,13 @@ impl TableBuilder {
                 return c;
             }
         }
-        if let Some(&c) = self.t.index.get(id) {
+        if let Some(&c) = self.index.get(id) {
             self.last_customer = Some(c);
             return c;
         }
         let c = self.t.customers.len() as u32;
         self.t.customers.push(id.to_string());
-        self.t.index.insert(id.to_string(), c);
+        self.index.insert(id.to_string(), c);
         self.t.trait_plan.push(0);
         self.last_customer = Some(c);
         c
@@ -264,15 +269,7 @@ impl TableBuilder {
         amount: f64,
         plan: Option<&str>,
     ) -> Result<()> {
-        if customer.is_empty() {
-            return Err(Error::invalid("customer_id", "must not be empty"));
-        }
-        if !amount.is_finite() {
-            return Err(Error::invalid(
-                "amount",
-                format!("customer {customer} at {ts}: amount must be a finite number"),
-            ));
-        }
+        check_row(customer, ts, amount)?;
         let c = self.customer(customer);
         let p = match plan {
             Some(p) if !p.is_empty() => self.plan_code(p),
@@ -298,69 +295,8 @@ impl TableBuilder {
 
     /// Group rows by customer (stable counting sort), then sort each customer by time.
     pub(crate) fn finish(self) -> EventTable {
-        let TableBuilder { mut t, cust, .. } = self;
-        let nc = t.customers.len();
-        let mut offsets = vec![0usize; nc + 1];
-        for &c in &cust {
-            offsets[c as usize + 1] += 1;
-        }
-        for i in 0..nc {
-            offsets[i + 1] += offsets[i];
-        }
-        if cust.windows(2).all(|w| w[0] <= w[1]) {
-            // Already grouped, in first-seen order (the usual CSV layout): sort each
-            // customer's rows by time in place, without a permutation of the whole table.
-            sort_groups_in_place(&mut t, &offsets);
-            t.offsets = offsets;
-            return t;
-        }
-        let mut next = offsets.clone();
-        let mut perm = vec![0usize; cust.len()];
-        for (row, &c) in cust.iter().enumerate() {
-            let slot = &mut next[c as usize];
-            perm[*slot] = row;
-            *slot += 1;
-        }
-        for c in 0..nc {
-            let s = &mut perm[offsets[c]..offsets[c + 1]];
-            if !s.windows(2).all(|w| t.ts[w[0]] <= t.ts[w[1]]) {
-                s.sort_by_key(|&r| t.ts[r]);
-            }
-        }
-        t.ts = perm.iter().map(|&r| t.ts[r]).collect();
-        t.code = perm.iter().map(|&r| t.code[r]).collect();
-        t.amount = perm.iter().map(|&r| t.amount[r]).collect();
-        t.plan = perm.iter().map(|&r| t.plan[r]).collect();
-        t.offsets = offsets;
-        t
-    }
-}
-
-/// Stable sort by time of each customer's row range `offsets[c]..offsets[c + 1]`, for a
-/// table whose rows are already grouped by customer.
-fn sort_groups_in_place(t: &mut EventTable, offsets: &[usize]) {
-    fn apply<T: Copy>(v: &mut [T], order: &[usize], base: usize, buf: &mut Vec<T>) {
-        buf.clear();
-        buf.extend(order.iter().map(|&r| v[r - base]));
-        v.copy_from_slice(buf);
-    }
-    let (mut keyed, mut order) = (Vec::new(), Vec::new());
-    let (mut b_ts, mut b_code, mut b_amount, mut b_plan) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    for w in offsets.windows(2) {
-        let (a, b) = (w[0], w[1]);
-        if t.ts[a..b].windows(2).all(|p| p[0] <= p[1]) {
-            continue;
-        }
-        keyed.clear();
-        keyed.extend((a..b).map(|r| (t.ts[r], r)));
-        keyed.sort_by_key(|&(ts, _)| ts);
-        order.clear();
-        order.extend(keyed.iter().map(|&(_, r)| r));
-        apply(&mut t.ts[a..b], &order, a, &mut b_ts);
-        apply(&mut t.code[a..b], &order, a, &mut b_code);
-        apply(&mut t.amount[a..b], &order, a, &mut b_amount);
-        apply(&mut t.plan[a..b], &order, a, &mut b_plan);
+        let TableBuilder { t, cust, .. } = self;
+        table_build::group(t, &cust, PAR_ROWS)
     }
 }
 
@@ -368,12 +304,9 @@ impl EventTable {
     /// Build from already-parsed transaction rows. Event types are mapped to meanings
     /// (purchase, ticket, email, ...) by `cfg`; unknown types count as activity.
     /// Errors on an empty customer id or a non-finite amount.
+    /// From 100,000 rows on, the rows are read on two threads (same result).
     pub fn from_transactions(rows: &[Transaction], cfg: &FeatureConfig) -> Result<Self> {
-        let mut b = TableBuilder::with_capacity(cfg, rows.len());
-        for r in rows {
-            b.push(&r.customer_id, r.date, &r.event_type, r.amount, None)?;
-        }
-        Ok(b.finish())
+        table_build::build(rows, cfg, PAR_ROWS)
     }
 
     /// Build from every event of a store's project. A customer is the person: events
