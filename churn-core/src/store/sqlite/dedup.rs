@@ -107,6 +107,17 @@ impl Dedup {
         Ok(())
     }
 
+    /// Read the map slots of `hashes` (a batch about to be checked) in one tight loop:
+    /// the lookups do not depend on each other, so their cache misses overlap, and the
+    /// per-event [`Dedup::check_and_claim`] that follows finds the slots in cache. A
+    /// plain read: the answer does not change what is stored.
+    pub fn warm(&self, hashes: &[u64]) {
+        if let Some(map) = &self.map {
+            let found = hashes.iter().filter(|h| map.contains_key(h)).count();
+            std::hint::black_box(found);
+        }
+    }
+
     /// Whether `message_id` (hash `hash`) is already stored in the project `pid`, in a
     /// committed block or in `pending` (the block being built). When it is not, the map
     /// records it as stored in block `claim` (the caller stores it there or fails the
