@@ -11,7 +11,9 @@
 //! the disk you care about), `--drop-index NAME` (repeatable: measure without an index),
 //! `--no-secure-delete`, `--no-python`, `--python-runs R` (default: `--runs`), `--seed S`,
 //! `--ids v4|v7` (random message ids, as external senders send, or time-ordered
-//! UUIDv7-style ids).
+//! UUIDv7-style ids), `--only apply|track` (one half of the bench: apply + scan +
+//! Python, or the `Analytics::track` rows), `--no-memory` (skip the `MemoryStore` track
+//! rows).
 
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
@@ -37,6 +39,9 @@ struct Args {
     python: bool,
     seed: u64,
     time_ordered_ids: bool,
+    apply: bool,
+    track: bool,
+    memory: bool,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -52,6 +57,9 @@ fn parse_args() -> Result<Args, String> {
         python: true,
         seed: 42,
         time_ordered_ids: false,
+        apply: true,
+        track: true,
+        memory: true,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -72,6 +80,15 @@ fn parse_args() -> Result<Args, String> {
             "--drop-index" => a.drop_index.push(value()?),
             "--no-secure-delete" => a.secure_delete = false,
             "--no-python" => a.python = false,
+            "--no-memory" => a.memory = false,
+            "--only" => match value()?.as_str() {
+                "apply" => a.track = false,
+                "track" => {
+                    a.apply = false;
+                    a.python = false;
+                }
+                other => return Err(format!("--only: expected apply or track, got {other}")),
+            },
             "--ids" => {
                 a.time_ordered_ids = match value()?.as_str() {
                     "v4" => false,
@@ -84,7 +101,7 @@ fn parse_args() -> Result<Args, String> {
                     "{}",
                     include_str!("ingest.rs")
                         .lines()
-                        .take(15)
+                        .take(18)
                         .collect::<Vec<_>>()
                         .join("\n")
                 );
@@ -121,9 +138,15 @@ fn track_run(events: &[Event], threads: usize, path: Option<&Path>) -> Result<Sp
             .into_iter()
             .map(|part| {
                 let a = &analytics;
-                s.spawn(move || part.into_iter().try_for_each(|e| a.track(e).map(|_| ())))
+                // Named, so a profile tells the callers from the writer and the setup.
+                std::thread::Builder::new()
+                    .name("track-caller".into())
+                    .spawn_scoped(s, move || {
+                        part.into_iter().try_for_each(|e| a.track(e).map(|_| ()))
+                    })
+                    .map_err(|e| e.to_string())
             })
-            .collect();
+            .collect::<Result<_, String>>()?;
         handles.into_iter().try_for_each(|h| {
             h.join()
                 .map_err(|_| "a tracking thread panicked".to_string())?
@@ -328,40 +351,6 @@ fn run(a: &Args) -> Result<(), String> {
         }
     );
 
-    // 1. SqliteStore, batched.
-    let mut ours = Vec::new();
-    for run in 0..a.runs {
-        let path = dir.join(format!("ingest-{run}.db"));
-        let r = store_run(a, &batches, &path)?;
-        // Keep the last file for the scan measurement.
-        if run + 1 < a.runs {
-            remove_db(&path);
-        }
-        println!(
-            "  run {run}: SqliteStore {} events/s, {} per CPU second",
-            fmt_rate(r.wall),
-            fmt_rate(r.cpu)
-        );
-        ours.push(r);
-    }
-    let ours = medians(&ours);
-    let last = dir.join(format!("ingest-{}.db", a.runs - 1));
-    let scan = scan_runs(&last, a.runs)?;
-    remove_db(&last);
-
-    // 2. Python's sqlite3 executemany, same rows, same batches and durability.
-    let py = if a.python {
-        match python_runs(a, dir, &rows) {
-            Ok(v) => Some(medians(&v)),
-            Err(e) => {
-                eprintln!("ingest: python baseline failed: {e}");
-                None
-            }
-        }
-    } else {
-        None
-    };
-
     println!();
     println!(
         "{:<44} {:>14} {:>16}",
@@ -374,19 +363,58 @@ fn run(a: &Args) -> Result<(), String> {
             fmt_rate(s.cpu)
         );
     };
-    line(format!("SqliteStore::apply, batches of {}", a.batch), ours);
-    line("SqliteStore::scan_rows of all events (rows/s)".into(), scan);
-    if let Some(p) = py {
-        line("python3 sqlite3 executemany (same rows)".into(), p);
-        println!(
-            "ratio SqliteStore / python: {:.2}x wall clock, {:.2}x CPU",
-            ours.wall / p.wall,
-            ours.cpu / p.cpu
-        );
+    if a.apply {
+        // 1. SqliteStore, batched.
+        let mut ours = Vec::new();
+        for run in 0..a.runs {
+            let path = dir.join(format!("ingest-{run}.db"));
+            let r = store_run(a, &batches, &path)?;
+            // Keep the last file for the scan measurement.
+            if run + 1 < a.runs {
+                remove_db(&path);
+            }
+            println!(
+                "  run {run}: SqliteStore {} events/s, {} per CPU second",
+                fmt_rate(r.wall),
+                fmt_rate(r.cpu)
+            );
+            ours.push(r);
+        }
+        let ours = medians(&ours);
+        let last = dir.join(format!("ingest-{}.db", a.runs - 1));
+        let scan = scan_runs(&last, a.runs)?;
+        remove_db(&last);
+
+        // 2. Python's sqlite3 executemany, same rows, same batches and durability.
+        let py = if a.python {
+            match python_runs(a, dir, &rows) {
+                Ok(v) => Some(medians(&v)),
+                Err(e) => {
+                    eprintln!("ingest: python baseline failed: {e}");
+                    None
+                }
+            }
+        } else {
+            None
+        };
+
+        line(format!("SqliteStore::apply, batches of {}", a.batch), ours);
+        line("SqliteStore::scan_rows of all events (rows/s)".into(), scan);
+        if let Some(p) = py {
+            line("python3 sqlite3 executemany (same rows)".into(), p);
+            println!(
+                "ratio SqliteStore / python: {:.2}x wall clock, {:.2}x CPU",
+                ours.wall / p.wall,
+                ours.cpu / p.cpu
+            );
+        }
     }
 
     // 3. Via Analytics::track from 1 and 2 threads: into a SQLite file (the whole path a
     // user sees) and into a MemoryStore (the tracker's own front-end cost).
+    if !a.track {
+        return Ok(());
+    }
     let events: Vec<Event> = batches
         .iter()
         .flatten()
@@ -396,7 +424,8 @@ fn run(a: &Args) -> Result<(), String> {
         })
         .collect();
     drop(batches);
-    for sqlite in [true, false] {
+    let targets: &[bool] = if a.memory { &[true, false] } else { &[true] };
+    for &sqlite in targets {
         for threads in [1, 2] {
             let mut speeds = Vec::new();
             for run in 0..a.runs {

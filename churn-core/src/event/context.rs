@@ -135,7 +135,23 @@ pub struct Context {
 impl Context {
     /// Whether nothing is set.
     pub fn is_empty(&self) -> bool {
-        self == &Context::default()
+        // Field by field (no default `Context` to build and compare): the store asks this
+        // for every event it writes. Every field of the struct is listed.
+        let Context {
+            path,
+            url,
+            title,
+            referrer,
+            user_agent,
+            ip,
+            utm,
+            extra,
+        } = self;
+        [path, url, title, referrer, user_agent, ip]
+            .iter()
+            .all(|f| f.is_none())
+            && utm.is_empty()
+            && extra.is_empty()
     }
 
     /// The traffic source of this context: UTM source if set, else the referrer's host,

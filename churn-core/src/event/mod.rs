@@ -147,6 +147,11 @@ impl Event {
         check_depth("properties", &self.properties, limits.max_depth)?;
         check_depth("context", &self.context.extra, limits.max_depth)?;
         validate::check_amount(&self.properties)?;
+        // The exact size costs a full serialization; most events are far below the
+        // limit, which a cheap upper bound shows.
+        if validate::event_len_bound(self) <= limits.max_message_bytes {
+            return Ok(());
+        }
         let size = encoded_len(self);
         if size > limits.max_message_bytes {
             return Err(ValidationError::TooLarge {

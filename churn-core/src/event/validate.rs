@@ -185,6 +185,73 @@ pub(crate) fn encoded_len<T: Serialize + ?Sized>(value: &T) -> usize {
     }
 }
 
+/// Bytes per field for its key, quotes, colon and comma (every key of an event's fixed
+/// fields is shorter than 16 bytes).
+const FIELD: usize = 24;
+
+/// Most bytes a JSON string of `s` takes: every byte escaped as `\u00XX`, plus quotes.
+fn str_bound(s: &str) -> usize {
+    6 * s.len() + 2
+}
+
+fn opt_bound(s: Option<&str>) -> usize {
+    s.map_or(0, |s| FIELD + str_bound(s))
+}
+
+/// Most bytes `v` takes as JSON (a number is at most 24 characters without
+/// serde_json's `arbitrary_precision`, which this crate does not enable).
+fn value_bound(v: &Value) -> usize {
+    match v {
+        Value::Null => 4,
+        Value::Bool(_) => 5,
+        Value::Number(_) => 32,
+        Value::String(s) => str_bound(s),
+        Value::Array(a) => 2 + a.iter().map(|x| value_bound(x) + 1).sum::<usize>(),
+        Value::Object(m) => map_bound(m),
+    }
+}
+
+fn map_bound(m: &serde_json::Map<String, Value>) -> usize {
+    2 + m
+        .iter()
+        .map(|(k, v)| str_bound(k) + 2 + value_bound(v))
+        .sum::<usize>()
+}
+
+/// An upper bound of [`encoded_len`] of `e`, without serializing it: when it is within
+/// the limit, the exact (slower) count is not needed. Call after the depth checks (it
+/// recurses like them).
+pub(crate) fn event_len_bound(e: &crate::event::Event) -> usize {
+    let c = &e.context;
+    let u = &c.utm;
+    let utm = [&u.source, &u.medium, &u.campaign, &u.term, &u.content]
+        .into_iter()
+        .map(|s| opt_bound(s.as_deref()))
+        .sum::<usize>();
+    let context = [&c.path, &c.url, &c.title, &c.referrer, &c.user_agent, &c.ip]
+        .into_iter()
+        .map(|s| opt_bound(s.as_deref()))
+        .sum::<usize>()
+        + FIELD
+        + 2
+        + utm
+        + FIELD
+        + map_bound(&c.extra);
+    // Two timestamps (RFC 3339 with milliseconds; 64 covers any year).
+    2 + FIELD
+        + str_bound(&e.message_id)
+        + FIELD
+        + str_bound(&e.event)
+        + opt_bound(e.user_id.as_deref())
+        + opt_bound(e.anonymous_id.as_deref())
+        + 2 * (FIELD + 64)
+        + opt_bound(e.session_id.as_deref())
+        + FIELD
+        + map_bound(&e.properties)
+        + FIELD
+        + context
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -241,5 +308,57 @@ mod tests {
         assert!(check_amount(&obj(json!({"amount": 3.5}))).is_ok());
         assert!(check_amount(&obj(json!({"amount": "NaN"}))).is_err());
         assert_eq!(encoded_len(&json!({"a": 1})), 7);
+    }
+
+    #[test]
+    fn the_event_bound_is_never_below_the_encoded_length() {
+        use crate::event::Event;
+        let mut e = Event::page("/a\u{1}\"b\\é")
+            .user_id("u")
+            .anonymous_id("a")
+            .property(
+                "nested",
+                json!({"k\n": [1, -2.5e300, "x\u{0}", null, true, {"z": []}]}),
+            )
+            .number("amount", -1.234_567_890_123_456_7e-300)
+            .property("big", u64::MAX)
+            .property("neg", i64::MIN)
+            .build()
+            .unwrap();
+        e.session_id = Some("s".into());
+        e.user_id = Some("u\u{7f}\u{1}".into());
+        e.timestamp = crate::time::Timestamp::from_millis(253_402_300_799_999);
+        e.received_at = crate::time::Timestamp::from_millis(-1);
+        e.context.url = Some("\u{1f}".repeat(50));
+        e.context.title = Some("t".into());
+        e.context.referrer = Some("r".into());
+        e.context.user_agent = Some("ua".into());
+        e.context.ip = Some("1.2.3.4".into());
+        e.context.utm.source = Some("\"".into());
+        e.context.utm.medium = Some("m".into());
+        e.context.utm.campaign = Some("c".into());
+        e.context.utm.term = Some("t".into());
+        e.context.utm.content = Some("c".into());
+        e.context
+            .extra
+            .insert("x\u{2}".into(), json!(["\u{3}", "\u{3}"]));
+        assert!(event_len_bound(&e) >= encoded_len(&e));
+        let plain = Event::track("x").user_id("u").build().unwrap();
+        assert!(event_len_bound(&plain) >= encoded_len(&plain));
+        assert!(event_len_bound(&plain) < 1024);
+        // Around the limit the exact count decides: 30,000 bytes of text pass (the bound
+        // is above the limit), 33,000 do not.
+        let now = crate::time::Timestamp::now();
+        let sized = |n: usize| {
+            Event::track("x")
+                .user_id("u")
+                .property("text", "a".repeat(n))
+                .build_at(now, &Limits::default())
+        };
+        assert!(sized(30_000).is_ok());
+        assert!(matches!(
+            sized(33_000),
+            Err(crate::Error::Validation(ValidationError::TooLarge { .. }))
+        ));
     }
 }

@@ -14,6 +14,7 @@ mod block;
 mod codec;
 mod convert;
 mod dedup;
+mod idtable;
 mod options;
 mod read;
 mod schema;

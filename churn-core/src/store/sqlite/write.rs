@@ -103,11 +103,25 @@ pub(super) fn apply(
         // Before any dedup check, so no stale copy of the tail is ever cached.
         load_small_tail(c, pid, &mut pending)?;
     }
+    // Every message-id hash first, then one pass that touches their map slots: those
+    // probes are independent, so the CPU overlaps their cache misses instead of paying
+    // them one at a time inside the per-event work below.
+    let hashes: Vec<u64> = messages
+        .iter()
+        .filter_map(|m| match m {
+            Message::Track(e) => Some(message_hash(pid, &e.message_id)),
+            _ => None,
+        })
+        .collect();
+    w.dedup.warm(&hashes);
+    let mut hashes = hashes.into_iter();
     let mut confirm = Confirm::default();
     for m in messages {
         match m {
             Message::Track(e) => {
-                let hash = message_hash(pid, &e.message_id);
+                let hash = hashes
+                    .next()
+                    .unwrap_or_else(|| message_hash(pid, &e.message_id));
                 // The block this event goes to: the pending one, or a new one at seq + 1.
                 let claim = pending.id().unwrap_or(seq as i64 + 1);
                 let (msg, pend) = (&e.message_id, &mut pending);
