@@ -11,6 +11,7 @@
 //! schema-1 upgrade.
 
 mod block;
+mod checkpoint;
 mod codec;
 mod convert;
 mod dedup;
@@ -54,9 +55,10 @@ impl From<rusqlite::types::FromSqlError> for Error {
 /// Page size of new files.
 const PAGE_SIZE: i64 = 8192;
 
-/// Checkpoint the write-ahead log once it holds this many bytes (SQLite's default is
-/// 1000 pages, 8 MiB here); fewer, larger checkpoints measured faster ingest.
-const WAL_CHECKPOINT_BYTES: i64 = 32 * 1024 * 1024;
+/// Checkpoint the write-ahead log inline, on the writer, once it holds this many bytes:
+/// only a backstop, the [`checkpoint`] thread normally checkpoints far earlier. (SQLite's
+/// default is 1000 pages, 8 MiB here.)
+const WAL_BACKSTOP_BYTES: i64 = 128 * 1024 * 1024;
 
 /// Idle read connections kept for reuse.
 const MAX_IDLE_READERS: usize = 4;
@@ -99,9 +101,12 @@ struct Writer {
 pub struct SqliteStore {
     location: Location,
     options: SqliteOptions,
-    // Fields drop in order: the read-only readers close first, so the writer's
+    // Fields drop in order: the checkpoint thread stops first; the read-only readers
+    // close next, so the writer's
     // connection is the last one and checkpoints the WAL into the file on close (a
     // read-only last connection cannot, and would leave the `-wal` file behind).
+    /// Held for its `Drop` (stops the thread).
+    _checkpointer: Option<checkpoint::Checkpointer>,
     readers: Mutex<Vec<Connection>>,
     writer: Mutex<Writer>,
 }
@@ -193,9 +198,25 @@ impl SqliteStore {
             schema::migrate(&mut conn, &label)?;
         }
         configure(&conn, &options, true)?;
+        let checkpointer = match location {
+            Location::File(_) if !options.read_only => {
+                let c = location.connect(false)?;
+                c.busy_timeout(options.busy_timeout)?;
+                // A checkpoint fsyncs the log before and the database after copying
+                // (under NORMAL and FULL alike): never run one with syncs off.
+                c.pragma_update(None, "synchronous", options.durability.pragma())?;
+                let started = checkpoint::Checkpointer::start(c).map_err(|source| Error::Io {
+                    path: label.clone(),
+                    source,
+                })?;
+                Some(started)
+            }
+            _ => None,
+        };
         Ok(SqliteStore {
             location,
             options,
+            _checkpointer: checkpointer,
             writer: Mutex::new(Writer {
                 conn,
                 dict: Dict::default(),
@@ -354,7 +375,7 @@ fn configure(conn: &Connection, o: &SqliteOptions, writer: bool) -> Result<()> {
         conn.pragma_update(
             None,
             "wal_autocheckpoint",
-            WAL_CHECKPOINT_BYTES / page.max(512),
+            WAL_BACKSTOP_BYTES / page.max(512),
         )?;
     }
     Ok(())
