@@ -81,21 +81,6 @@ fn main() {
     }
 }
 
-/// `url` with its database replaced by `name`.
-fn with_dbname(url: &str, name: &str) -> String {
-    let (base, query) = url.split_once('?').unwrap_or((url, ""));
-    let after_scheme = base.find("://").map_or(0, |i| i + 3);
-    let base = match base[after_scheme..].find('/') {
-        Some(i) => &base[..after_scheme + i],
-        None => base,
-    };
-    if query.is_empty() {
-        format!("{base}/{name}")
-    } else {
-        format!("{base}/{name}?{query}")
-    }
-}
-
 /// Run `sql` on the server's maintenance database; returns the rows' first columns.
 fn admin(url: &str, sql: &str) -> Result<Vec<String>, String> {
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -125,7 +110,7 @@ fn admin(url: &str, sql: &str) -> Result<Vec<String>, String> {
 fn fresh_db(url: &str, name: &str) -> Result<String, String> {
     admin(url, &format!("DROP DATABASE IF EXISTS {name}"))?;
     admin(url, &format!("CREATE DATABASE {name}"))?;
-    Ok(with_dbname(url, name))
+    Ok(churn_core::store::postgres::with_database(url, name))
 }
 
 /// CPU time of the server processes serving database `db` (backends, read from

@@ -174,6 +174,28 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
+/// `url` with its database name replaced by `name` (the query string, if any, kept):
+/// for tools and tests that make a database per run on one server.
+///
+/// ```
+/// use churn_core::store::postgres::with_database;
+/// assert_eq!(with_database("postgres://u@h:5432/postgres", "t1"), "postgres://u@h:5432/t1");
+/// assert_eq!(with_database("postgres://u@h?sslmode=disable", "t1"), "postgres://u@h/t1?sslmode=disable");
+/// ```
+pub fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = url.split_once('?').unwrap_or((url, ""));
+    let after_scheme = base.find("://").map_or(0, |i| i + 3);
+    let base = match base[after_scheme..].find('/') {
+        Some(i) => &base[..after_scheme + i],
+        None => base,
+    };
+    if query.is_empty() {
+        format!("{base}/{name}")
+    } else {
+        format!("{base}/{name}?{query}")
+    }
+}
+
 impl PostgresStore {
     /// Connect to the database at `url` (libpq-style URL or key=value string) and bring
     /// its schema up to date.

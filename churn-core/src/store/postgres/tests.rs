@@ -29,36 +29,9 @@ fn fresh_db(url: &str, tag: &str) -> String {
         std::process::id(),
         N.fetch_add(1, Ordering::Relaxed)
     );
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        let (c, conn) = tokio_postgres::connect(url, NoTls).await.unwrap();
-        tokio::spawn(conn);
-        c.batch_execute(&format!("DROP DATABASE IF EXISTS {name}"))
-            .await
-            .unwrap();
-        c.batch_execute(&format!("CREATE DATABASE {name}"))
-            .await
-            .unwrap();
-    });
-    with_dbname(url, &name)
-}
-
-/// `url` with its database replaced by `name`.
-fn with_dbname(url: &str, name: &str) -> String {
-    let (base, query) = url.split_once('?').unwrap_or((url, ""));
-    let after_scheme = base.find("://").map_or(0, |i| i + 3);
-    let base = match base[after_scheme..].find('/') {
-        Some(i) => &base[..after_scheme + i],
-        None => base,
-    };
-    if query.is_empty() {
-        format!("{base}/{name}")
-    } else {
-        format!("{base}/{name}?{query}")
-    }
+    exec(url, &format!("DROP DATABASE IF EXISTS {name}"));
+    exec(url, &format!("CREATE DATABASE {name}"));
+    super::with_database(url, &name)
 }
 
 #[test]
@@ -410,7 +383,7 @@ fn passwords_are_not_shown() {
     );
     assert_eq!(redact_url("postgres://u@h/db"), "postgres://u@h/db");
     assert_eq!(
-        with_dbname("postgres://u@h:5/db?host=/tmp", "x"),
+        super::with_database("postgres://u@h:5/db?host=/tmp", "x"),
         "postgres://u@h:5/x?host=/tmp"
     );
 }
