@@ -122,17 +122,24 @@ fn open_location_picks_postgres_for_urls() {
     assert_eq!(pg.stats(DEFAULT_PROJECT).unwrap().events, 1);
 }
 
-/// Run `sql` on the database at `url`.
-fn exec(url: &str, sql: &str) {
+/// A plain driver client on `url`, with the runtime that drives its connection.
+fn client(url: &str) -> (tokio::runtime::Runtime, tokio_postgres::Client) {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
-    rt.block_on(async {
+    let c = rt.block_on(async {
         let (c, conn) = tokio_postgres::connect(url, NoTls).await.unwrap();
         tokio::spawn(conn);
-        c.batch_execute(sql).await.unwrap();
+        c
     });
+    (rt, c)
+}
+
+/// Run `sql` on the database at `url`.
+fn exec(url: &str, sql: &str) {
+    let (rt, c) = client(url);
+    rt.block_on(c.batch_execute(sql)).unwrap();
 }
 
 /// A layout-2 database (one unpartitioned events table) with rows in three months and
@@ -223,23 +230,15 @@ fn layout_2_upgrades_to_partitions() {
 
 /// Names of the partitions of `churn_events`, sorted.
 fn partition_names(url: &str) -> Vec<String> {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
+    let (rt, c) = client(url);
+    let rows = rt
+        .block_on(c.query(
+            "SELECT c.relname::text FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+             WHERE i.inhparent = 'churn_events'::regclass ORDER BY 1",
+            &[],
+        ))
         .unwrap();
-    rt.block_on(async {
-        let (c, conn) = tokio_postgres::connect(url, NoTls).await.unwrap();
-        tokio::spawn(conn);
-        let rows = c
-            .query(
-                "SELECT c.relname::text FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
-                 WHERE i.inhparent = 'churn_events'::regclass ORDER BY 1",
-                &[],
-            )
-            .await
-            .unwrap();
-        rows.iter().map(|r| r.get(0)).collect()
-    })
+    rows.iter().map(|r| r.get(0)).collect()
 }
 
 /// A purge drops the months wholly before the cutoff (whole partitions, when only this
