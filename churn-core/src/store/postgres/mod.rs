@@ -83,6 +83,14 @@ pub(crate) fn pg_err(e: tokio_postgres::Error) -> Error {
     }
 }
 
+/// `?` on a driver result: the same mapping as [`pg_err`] (as `rusqlite::Error` converts
+/// for the SQLite backend).
+impl From<tokio_postgres::Error> for Error {
+    fn from(e: tokio_postgres::Error) -> Self {
+        pg_err(e)
+    }
+}
+
 /// Whether `e` says the server is gone for now (connection closed or refused, server
 /// shutting down or starting up) rather than that the request was wrong.
 fn is_unavailable(e: &tokio_postgres::Error) -> bool {
@@ -281,7 +289,7 @@ impl PostgresStore {
                 drop(conn);
                 self.pool.clear_idle();
                 let conn = self.take()?;
-                let stmt = self.block(conn.prepare(sql)).map_err(pg_err)?;
+                let stmt = self.block(conn.prepare(sql))?;
                 Ok((conn, stmt))
             }
             Err(e) => Err(e),
@@ -389,7 +397,7 @@ impl Store for PostgresStore {
         // Closed, not pooled, if anything below fails mid-transaction.
         conn.discard(true);
         let before = self.block(async {
-            conn.batch_execute("BEGIN").await.map_err(pg_err)?;
+            conn.batch_execute("BEGIN").await?;
             write::lock_person_events(&conn, project, user_id).await
         })?;
         // On any error the connection is dropped, which rolls the transaction back.
@@ -402,7 +410,7 @@ impl Store for PostgresStore {
         }
         let rep = self.block(async {
             let rep = write::store_rewrite(&conn, project, user_id, &rewritten).await?;
-            conn.batch_execute("COMMIT").await.map_err(pg_err)?;
+            conn.batch_execute("COMMIT").await?;
             Ok::<_, Error>(rep)
         })?;
         conn.discard(false);

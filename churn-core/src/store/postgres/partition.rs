@@ -8,7 +8,6 @@ use chrono::Datelike;
 use parking_lot::Mutex;
 use tokio_postgres::Client;
 
-use super::pg_err;
 use super::write::{count_removed, lock_project};
 use crate::error::Result;
 use crate::event::Event;
@@ -56,8 +55,7 @@ pub(super) async fn ensure(
         "SELECT churn_event_partition(t) FROM unnest($1::int8[]) AS u(t)",
         &[&at],
     )
-    .await
-    .map_err(pg_err)?;
+    .await?;
     known.lock().extend(months);
     Ok(())
 }
@@ -71,8 +69,7 @@ async fn partitions(c: &Client) -> Result<Vec<(String, i32)>> {
                AND c.relname ~ '^churn_events_[0-9]{6}$'",
             &[],
         )
-        .await
-        .map_err(pg_err)?;
+        .await?;
     let mut out = Vec::new();
     for r in rows {
         let name: String = r.get(0);
@@ -108,18 +105,16 @@ pub(super) async fn purge_before(
         // `name` matched `churn_events_[0-9]{6}`: safe to splice. The project's counter
         // row, then the parent are locked first (as writers lock them), so a purge and a
         // writer never deadlock.
-        let tx = c.transaction().await.map_err(pg_err)?;
+        let tx = c.transaction().await?;
         lock_project(&tx, project).await?;
         tx.batch_execute("LOCK TABLE churn_events IN ACCESS EXCLUSIVE MODE")
-            .await
-            .map_err(pg_err)?;
+            .await?;
         let r = tx
             .query_one(
                 &format!("SELECT min(project), max(project) FROM {name}"),
                 &[],
             )
-            .await
-            .map_err(pg_err)?;
+            .await?;
         let (lo, hi): (Option<String>, Option<String>) = (r.get(0), r.get(1));
         let only_this = match (&lo, &hi) {
             (None, None) => true,
@@ -129,38 +124,33 @@ pub(super) async fn purge_before(
         if only_this {
             let n: i64 = tx
                 .query_one(&format!("SELECT count(*) FROM {name}"), &[])
-                .await
-                .map_err(pg_err)?
+                .await?
                 .get(0);
-            tx.batch_execute(&format!("DROP TABLE {name}"))
-                .await
-                .map_err(pg_err)?;
+            tx.batch_execute(&format!("DROP TABLE {name}")).await?;
             count_removed(&tx, project, n as u64).await?;
             removed += n as u64;
         }
-        tx.commit().await.map_err(pg_err)?;
+        tx.commit().await?;
         if only_this {
             known.lock().remove(&month);
         }
     }
-    let tx = c.transaction().await.map_err(pg_err)?;
+    let tx = c.transaction().await?;
     lock_project(&tx, project).await?;
     let deleted = tx
         .execute(
             "DELETE FROM churn_events WHERE project = $1 AND ts < $2",
             &[&project, &before.millis()],
         )
-        .await
-        .map_err(pg_err)?;
+        .await?;
     count_removed(&tx, project, deleted).await?;
     removed += deleted;
     tx.execute(
         "DELETE FROM churn_message_ids WHERE project = $1 AND ts < $2",
         &[&project, &before.millis()],
     )
-    .await
-    .map_err(pg_err)?;
-    tx.commit().await.map_err(pg_err)?;
+    .await?;
+    tx.commit().await?;
     Ok(removed)
 }
 

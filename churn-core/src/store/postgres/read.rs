@@ -21,8 +21,7 @@ const PAGE: usize = 20_000;
 pub(super) async fn schema_version(c: &mut Client) -> Result<u32> {
     let row = c
         .query_one("SELECT coalesce(max(version), 0) FROM churn_schema", &[])
-        .await
-        .map_err(pg_err)?;
+        .await?;
     Ok(u32::try_from(row.get::<_, i32>(0)).unwrap_or(0))
 }
 
@@ -157,8 +156,7 @@ pub(super) fn scan_rows_copy(
     let conn = store.take()?;
     let stream = store.block(async {
         conn.batch_execute("SET standard_conforming_strings = on")
-            .await
-            .map_err(pg_err)?;
+            .await?;
         conn.copy_out(&sql).await.map_err(pg_err)
     })?;
     let mut stream = std::pin::pin!(stream);
@@ -253,11 +251,11 @@ pub(super) async fn users(
         ),
     };
     let mut links: HashMap<String, Vec<String>> = HashMap::new();
-    for r in lrows.map_err(pg_err)? {
+    for r in lrows? {
         links.entry(r.get(0)).or_default().push(r.get(1));
     }
     let mut out = Vec::new();
-    for r in urows.map_err(pg_err)? {
+    for r in urows? {
         let user_id: String = r.get(0);
         let traits: Properties = serde_json::from_slice(r.get(1))
             .map_err(|e| Error::storage(format!("postgres: bad traits: {e}")))?;
@@ -279,8 +277,7 @@ pub(super) async fn identities(c: &mut Client, project: &str) -> Result<Vec<Iden
              ORDER BY anonymous_id COLLATE \"C\"",
             &[&project],
         )
-        .await
-        .map_err(pg_err)?;
+        .await?;
     Ok(rows
         .iter()
         .map(|r| IdentityLink {
@@ -296,8 +293,7 @@ pub(super) async fn consents(c: &mut Client, project: &str) -> Result<Vec<Consen
             "SELECT id, granted, at FROM churn_consents WHERE project = $1 ORDER BY id COLLATE \"C\"",
             &[&project],
         )
-        .await
-        .map_err(pg_err)?;
+        .await?;
     Ok(rows
         .iter()
         .map(|r| ConsentRecord {
@@ -319,8 +315,7 @@ pub(super) async fn get_object(
             "SELECT value FROM churn_objects WHERE project = $1 AND namespace = $2 AND key = $3",
             &[&project, &namespace, &key],
         )
-        .await
-        .map_err(pg_err)?;
+        .await?;
     Ok(row.map(|r| r.get(0)))
 }
 
@@ -335,8 +330,7 @@ pub(super) async fn list_objects(
              ORDER BY key COLLATE \"C\"",
             &[&project, &namespace],
         )
-        .await
-        .map_err(pg_err)?;
+        .await?;
     Ok(rows.iter().map(|r| r.get(0)).collect())
 }
 
@@ -348,8 +342,7 @@ pub(super) async fn stats(c: &mut Client, project: &str) -> Result<StoreStats> {
                     coalesce((SELECT max_seq FROM churn_projects WHERE project = $1), 0)",
             &[&project],
         )
-        .await
-        .map_err(pg_err)?;
+        .await?;
     Ok(StoreStats {
         events: row.get::<_, i64>(0) as u64,
         users: row.get::<_, i64>(1) as u64,

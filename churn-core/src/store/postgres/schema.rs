@@ -8,8 +8,6 @@ use tokio_postgres::Client;
 
 use crate::error::{Error, Result};
 
-use super::pg_err;
-
 /// Advisory lock key taken while migrating ("churnlen" in ASCII).
 const MIGRATE_LOCK: i64 = 0x6368_7572_6e6c_656e;
 
@@ -167,22 +165,19 @@ DROP TABLE churn_events_v2;
 
 /// Bring the database to [`SCHEMA_VERSION`]; refuse one written by a newer build.
 pub(super) async fn migrate(client: &mut Client, location: &str) -> Result<u32> {
-    let tx = client.transaction().await.map_err(pg_err)?;
+    let tx = client.transaction().await?;
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATE_LOCK])
-        .await
-        .map_err(pg_err)?;
+        .await?;
     tx.batch_execute(
         "CREATE TABLE IF NOT EXISTS churn_schema (
             version integer NOT NULL,
             applied_at timestamptz NOT NULL DEFAULT now()
         )",
     )
-    .await
-    .map_err(pg_err)?;
+    .await?;
     let row = tx
         .query_one("SELECT coalesce(max(version), 0) FROM churn_schema", &[])
-        .await
-        .map_err(pg_err)?;
+        .await?;
     let mut found = u32::try_from(row.get::<_, i32>(0)).unwrap_or(0);
     if found > SCHEMA_VERSION {
         return Err(Error::SchemaTooNew {
@@ -195,14 +190,13 @@ pub(super) async fn migrate(client: &mut Client, location: &str) -> Result<u32> 
         if *version <= found {
             continue;
         }
-        tx.batch_execute(sql).await.map_err(pg_err)?;
+        tx.batch_execute(sql).await?;
         let v = *version as i32;
         tx.execute("INSERT INTO churn_schema (version) VALUES ($1)", &[&v])
-            .await
-            .map_err(pg_err)?;
+            .await?;
         found = *version;
     }
-    tx.commit().await.map_err(pg_err)?;
+    tx.commit().await?;
     Ok(found)
 }
 

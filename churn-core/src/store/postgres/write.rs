@@ -33,8 +33,7 @@ pub(super) async fn lock_project(tx: &Transaction<'_>, project: &str) -> Result<
              RETURNING max_seq",
             &[&project],
         )
-        .await
-        .map_err(pg_err)?;
+        .await?;
     Ok(row.get(0))
 }
 
@@ -47,8 +46,7 @@ async fn copy_ids(
 ) -> Result<std::result::Result<(), tokio_postgres::Error>> {
     let sink = tx
         .copy_in("COPY churn_message_ids (project, message_id, ts) FROM STDIN (FORMAT binary)")
-        .await
-        .map_err(pg_err)?;
+        .await?;
     let mut w = CopyWriter::new(sink);
     for e in events {
         w.row(3);
@@ -73,20 +71,15 @@ async fn claim_ids(
     // Fast path, the usual case of a batch of new events: `COPY` the ids in (plain
     // inserts, no per-row conflict check) inside a savepoint. On a unique violation the
     // savepoint is rolled back and the ids are claimed one conflict check at a time.
-    tx.batch_execute("SAVEPOINT churn_claim")
-        .await
-        .map_err(pg_err)?;
+    tx.batch_execute("SAVEPOINT churn_claim").await?;
     match copy_ids(tx, project, events).await? {
         Ok(()) => {
-            tx.batch_execute("RELEASE SAVEPOINT churn_claim")
-                .await
-                .map_err(pg_err)?;
+            tx.batch_execute("RELEASE SAVEPOINT churn_claim").await?;
             return Ok(None);
         }
         Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION) => {
             tx.batch_execute("ROLLBACK TO SAVEPOINT churn_claim")
-                .await
-                .map_err(pg_err)?;
+                .await?;
         }
         Err(e) => return Err(pg_err(e)),
     }
@@ -99,8 +92,7 @@ async fn claim_ids(
              ON CONFLICT DO NOTHING RETURNING message_id",
             &[&project, &ids, &ts],
         )
-        .await
-        .map_err(pg_err)?;
+        .await?;
     if rows.len() == events.len() {
         return Ok(None);
     }
@@ -128,8 +120,7 @@ async fn copy_events(
                                 anonymous_id, session_id, body)
              FROM STDIN (FORMAT binary)",
         )
-        .await
-        .map_err(pg_err)?;
+        .await?;
     let mut w = CopyWriter::new(sink);
     for (i, e) in events.iter().enumerate() {
         w.row(10);
@@ -143,7 +134,7 @@ async fn copy_events(
         w.opt(e.anonymous_id.as_deref())?;
         w.opt(e.session_id.as_deref())?;
         w.with(|buf| serde_json::to_writer(buf, e).map_err(|e| Error::storage(e.to_string())))?;
-        w.maybe_send().await.map_err(pg_err)?;
+        w.maybe_send().await?;
     }
     w.finish().await.map_err(pg_err)
 }
@@ -169,8 +160,7 @@ async fn insert_events(tx: &Transaction<'_>, project: &str, events: &[&Event]) -
          WHERE project = $1",
         &[&project, &(fresh.len() as i64)],
     )
-    .await
-    .map_err(pg_err)?;
+    .await?;
     Ok(fresh.len())
 }
 
@@ -181,8 +171,7 @@ pub(super) async fn count_removed(tx: &Transaction<'_>, project: &str, n: u64) -
             "UPDATE churn_projects SET events = events - $2 WHERE project = $1",
             &[&project, &(n as i64)],
         )
-        .await
-        .map_err(pg_err)?;
+        .await?;
     }
     Ok(())
 }
@@ -193,8 +182,7 @@ async fn ensure_user(tx: &Transaction<'_>, project: &str, user_id: &str, at: i64
          VALUES ($1, $2, $3, $4, $4) ON CONFLICT DO NOTHING",
         &[&project, &user_id, &&b"{}"[..], &at],
     )
-    .await
-    .map_err(pg_err)?;
+    .await?;
     Ok(())
 }
 
@@ -213,8 +201,7 @@ async fn link(
              ON CONFLICT DO NOTHING",
             &[&project, &anon, &user_id],
         )
-        .await
-        .map_err(pg_err)?;
+        .await?;
     }
     Ok(())
 }
@@ -232,8 +219,7 @@ async fn identify(
             "SELECT traits FROM churn_users WHERE project = $1 AND user_id = $2 FOR UPDATE",
             &[&project, &user_id],
         )
-        .await
-        .map_err(pg_err)?;
+        .await?;
     let mut current: Properties = serde_json::from_slice(row.get(0))
         .map_err(|e| Error::storage(format!("postgres: bad traits: {e}")))?;
     merge_traits(&mut current, traits);
@@ -243,8 +229,7 @@ async fn identify(
          WHERE project = $1 AND user_id = $2",
         &[&project, &user_id, &bytes, &at],
     )
-    .await
-    .map_err(pg_err)?;
+    .await?;
     Ok(())
 }
 
@@ -269,7 +254,7 @@ pub(super) async fn apply(
     if !events.is_empty() {
         partition::ensure(c, months, &events).await?;
     }
-    let tx = c.transaction().await.map_err(pg_err)?;
+    let tx = c.transaction().await?;
     let mut out = AppendOutcome::default();
     if !events.is_empty() {
         out.inserted = insert_events(&tx, project, &events).await?;
@@ -301,7 +286,7 @@ pub(super) async fn apply(
             }
         }
     }
-    tx.commit().await.map_err(pg_err)?;
+    tx.commit().await?;
     Ok(out)
 }
 
@@ -317,8 +302,7 @@ pub(super) async fn person_ids(
              ORDER BY pos",
             &[&project, &user_id],
         )
-        .await
-        .map_err(pg_err)?;
+        .await?;
     let mut ids = vec![user_id.to_string()];
     ids.extend(rows.iter().map(|r| r.get::<_, String>(0)));
     Ok(ids)
@@ -335,15 +319,13 @@ pub(super) async fn forget_user(
             "DELETE FROM churn_users WHERE project = $1 AND user_id = $2",
             &[&project, &user_id],
         )
-        .await
-        .map_err(pg_err)?;
+        .await?;
     let links = c
         .execute(
             "DELETE FROM churn_links WHERE project = $1 AND (user_id = $2 OR anonymous_id = $2)",
             &[&project, &user_id],
         )
-        .await
-        .map_err(pg_err)?;
+        .await?;
     Ok((users, links))
 }
 
@@ -352,7 +334,7 @@ pub(super) async fn delete_user(
     project: &str,
     user_id: &str,
 ) -> Result<DeleteReport> {
-    let tx = c.transaction().await.map_err(pg_err)?;
+    let tx = c.transaction().await?;
     lock_project(&tx, project).await?;
     let ids = person_ids(&tx, project, user_id).await?;
     let gone = tx
@@ -363,19 +345,17 @@ pub(super) async fn delete_user(
             ),
             &[&project, &ids],
         )
-        .await
-        .map_err(pg_err)?;
+        .await?;
     let gone: Vec<&str> = gone.iter().map(|r| r.get(0)).collect();
     tx.execute(
         "DELETE FROM churn_message_ids WHERE project = $1 AND message_id = ANY($2)",
         &[&project, &gone],
     )
-    .await
-    .map_err(pg_err)?;
+    .await?;
     let events = gone.len() as u64;
     count_removed(&tx, project, events).await?;
     let (users, identities) = forget_user(&tx, project, user_id).await?;
-    tx.commit().await.map_err(pg_err)?;
+    tx.commit().await?;
     Ok(DeleteReport {
         events,
         users,
@@ -399,8 +379,7 @@ pub(super) async fn lock_person_events(
             ),
             &[&project, &ids],
         )
-        .await
-        .map_err(pg_err)?;
+        .await?;
     rows.iter()
         .map(|r| Ok((r.get::<_, i64>(0) as u64, super::read::decode_body(r)?)))
         .collect()
@@ -422,8 +401,7 @@ pub(super) async fn store_rewrite(
              UPDATE churn_message_ids m SET ts = $3 FROM e
              WHERE m.project = $1 AND m.message_id = e.message_id",
         )
-        .await
-        .map_err(pg_err)?;
+        .await?;
     for (seq, e) in events {
         let body = serde_json::to_vec(e).map_err(|e| Error::storage(e.to_string()))?;
         c.execute(
@@ -440,8 +418,7 @@ pub(super) async fn store_rewrite(
                 &person(e),
             ],
         )
-        .await
-        .map_err(pg_err)?;
+        .await?;
     }
     let (users, identities) = forget_user(c, project, user_id).await?;
     Ok(DeleteReport {
@@ -463,8 +440,7 @@ pub(super) async fn set_consent(
          ON CONFLICT (project, id) DO UPDATE SET granted = excluded.granted, at = excluded.at",
         &[&project, &id, &granted, &at.millis()],
     )
-    .await
-    .map_err(pg_err)?;
+    .await?;
     Ok(())
 }
 
@@ -480,8 +456,7 @@ pub(super) async fn put_object(
          ON CONFLICT (project, namespace, key) DO UPDATE SET value = excluded.value",
         &[&project, &namespace, &key, &value],
     )
-    .await
-    .map_err(pg_err)?;
+    .await?;
     Ok(())
 }
 
@@ -496,7 +471,6 @@ pub(super) async fn delete_object(
             "DELETE FROM churn_objects WHERE project = $1 AND namespace = $2 AND key = $3",
             &[&project, &namespace, &key],
         )
-        .await
-        .map_err(pg_err)?;
+        .await?;
     Ok(n > 0)
 }
