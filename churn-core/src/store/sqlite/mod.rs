@@ -101,10 +101,10 @@ struct Writer {
 pub struct SqliteStore {
     location: Location,
     options: SqliteOptions,
-    // Fields drop in order: the checkpoint thread stops first; the read-only readers
-    // close next, so the writer's
-    // connection is the last one and checkpoints the WAL into the file on close (a
-    // read-only last connection cannot, and would leave the `-wal` file behind).
+    // Fields drop in order: the checkpoint thread stops first, the read-only readers
+    // close next, and the writer's connection is the last one, so it checkpoints the
+    // WAL into the file on close (a read-only last connection cannot, and would leave
+    // the `-wal` file behind).
     /// Held for its `Drop` (stops the thread).
     _checkpointer: Option<checkpoint::Checkpointer>,
     readers: Mutex<Vec<Connection>>,
