@@ -119,11 +119,14 @@ export declare class Analytics {
   engineMemory(): Promise<MemoryUsage>
   /**
    * Benchmark support for `bench/track.mjs`: run the analysis `name` (`activeUsers`,
-   * `sessions`, `retention`, `revenue`) `runs` times on the thread pool, timing each
-   * run inside Rust (the same flush, refresh and analysis a Node call makes, without
-   * the JavaScript conversions), and resolve with the median.
+   * `sessions`, `retention`, `revenue`; `refresh`: no analysis) `runs` times on the thread pool, timing each
+   * run inside Rust, and resolve with the medians of the wall time and of the
+   * thread's CPU time. Each run does what a Rust program reading its own writes
+   * does through churn-core (`Analytics::flush`, `Engine::refresh`, the analysis
+   * returning its report struct), i.e. a Node call without the binding's own work
+   * (options read, thread hop, report to JSON text, `JSON.parse`).
    */
-  timeAnalysisInRust(name: 'activeUsers' | 'sessions' | 'retention' | 'revenue', options: Record<string, unknown> | undefined, runs: number): Promise<{ runs: number; median_ms: number }>
+  timeAnalysisInRust(name: 'activeUsers' | 'sessions' | 'retention' | 'revenue' | 'refresh', options: Record<string, unknown> | undefined, runs: number): Promise<{ runs: number; median_ms: number; cpu_ms: number }>
   /** Ids of the persons in a segment, sorted (as of `asOf` when given). */
   segmentMembers(segment: SegmentInput, asOf?: DateInput): Promise<string[]>
   /** Size, share, activity and revenue of a segment. */

@@ -1,16 +1,23 @@
-// churnlens from Node: track rate through trackBatch, one analysis timed from Node and
-// inside Rust in the same run (ratio), and posthog-node's enqueue rate with the network
-// off (flushAt / maxQueueSize huge, no flush timer, never flushed) beside them.
+// churnlens from Node: track rate through trackBatch, posthog-node's enqueue rate with
+// the network off (flushAt / maxQueueSize huge, no flush timer, never flushed) beside
+// it, and three analyses over 1M events timed from Node and inside Rust, alternated in
+// the same process (medians, ratio).
 //
 //   ./dev bench-node        (builds the addon in release first)
-//   EVENTS=500000 node bench/track.mjs
+//   EVENTS=500000 ANALYSIS_EVENTS=1000000 ANALYSIS_RUNS=21 node bench/track.mjs
+//   SKIP_TRACK=1 node bench/track.mjs      (the analyses only)
 import { createRequire } from 'node:module'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
 const require = createRequire(import.meta.url)
 const { Analytics } = require('../index.js')
 
 const EVENTS = Number(process.env.EVENTS || 300_000)
 const BATCH = Number(process.env.BATCH || 1_000)
 const REPEATS = Number(process.env.REPEATS || 5)
+const ANALYSIS_EVENTS = Number(process.env.ANALYSIS_EVENTS || 1_000_000)
+const ANALYSIS_RUNS = Number(process.env.ANALYSIS_RUNS || 21)
 const T0 = Date.UTC(2026, 0, 5)
 const DAY = 86_400_000
 
@@ -84,35 +91,105 @@ async function posthogRate() {
   return median(rates)
 }
 
+// The analysis data set of churn-py's bench (bench_track.py `events(n, 20_000)`, its
+// `--analysis-events` default 1M): n events over 90 days, a page view every 4th event.
+const PY_T0 = 1_767_225_600_000 // 2026-01-01
+function pyEvents(n, offset, users = 20_000) {
+  const out = new Array(n)
+  for (let j = 0; j < n; j++) {
+    const i = j + offset
+    const ts = PY_T0 + ((i * 7919) % ((90 * DAY) / 60_000)) * 60_000
+    out[j] = i % 4 === 0
+      ? { type: 'page', name: `/p${i % 20}`, userId: `u${i % users}`, timestamp: ts, properties: { path: `/p${i % 20}` } }
+      : { event: 'click', userId: `u${i % users}`, timestamp: ts, properties: { button: 'buy', n: i % 10 } }
+  }
+  return out
+}
+
+const ANALYSES = [['activeUsers', { period: 'day' }], ['sessions', {}], ['retention', { period: 'week' }]]
+
+// Each analysis ANALYSIS_RUNS times from Node and from Rust, alternated call by call
+// (Node first on even runs, Rust first on odd ones) in this process, on the same
+// store and engine. Node: wall time of `await a[name](opts)` and process CPU time
+// during it (all threads: the worker running it plus the JS thread's conversions).
+// Rust: `timeAnalysisInRust(name, opts, 1)`, timed inside the worker thread (flush,
+// refresh, analysis, the report struct) with that thread's CPU time; the same call
+// timed from JS too, so that node - rust splits into the thread hop (rust timed from
+// JS - rust timed inside) and the rest (node - rust timed from JS: the report to JSON
+// text on the worker, JSON.parse on the JS thread, the options read).
 async function analysisRatio() {
-  const a = Analytics.inMemory({ queueCapacity: 2 * EVENTS, batchSize: 10_000 })
-  for (let i = 0; i < EVENTS; i += 10_000) a.trackBatch(messages(Math.min(10_000, EVENTS - i), i))
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'churn-node-bench-'))
+  const a = new Analytics({ path: path.join(dir, 'a.db'), queueCapacity: ANALYSIS_EVENTS + 1, batchSize: 10_000 })
+  for (let i = 0; i < ANALYSIS_EVENTS; i += 50_000) a.trackBatch(pyEvents(Math.min(50_000, ANALYSIS_EVENTS - i), i))
   await a.flush()
+  await a.activeUsers() // load the engine once, outside the timings
+  const ms = (t0) => Number(process.hrtime.bigint() - t0) / 1e6
   const out = []
-  for (const [name, opts] of [['sessions', { period: 'week' }], ['activeUsers', { period: 'day' }], ['retention', { period: 'week' }]]) {
-    await a[name](opts) // load / warm
-    const node = []
-    for (let r = 0; r < REPEATS * 2; r++) {
-      const start = process.hrtime.bigint()
-      await a[name](opts)
-      node.push(Number(process.hrtime.bigint() - start) / 1e6)
+  for (const [name, opts] of ANALYSES) {
+    await a[name](opts) // warm
+    await a.timeAnalysisInRust(name, opts, 1)
+    const node = { wall: [], cpu: [] }
+    const rust = { wall: [], cpu: [], fromJs: [] }
+    const diff = []
+    const hop = []
+    const rest = []
+    for (let r = 0; r < ANALYSIS_RUNS; r++) {
+      let n, k, kJs
+      const timeNode = async () => {
+        const c0 = process.cpuUsage()
+        const t0 = process.hrtime.bigint()
+        await a[name](opts)
+        n = ms(t0)
+        const c = process.cpuUsage(c0)
+        node.wall.push(n)
+        node.cpu.push((c.user + c.system) / 1e3)
+      }
+      const timeRust = async () => {
+        const t0 = process.hrtime.bigint()
+        const t = await a.timeAnalysisInRust(name, opts, 1)
+        kJs = ms(t0)
+        k = t.median_ms
+        rust.wall.push(k)
+        rust.cpu.push(t.cpu_ms)
+        rust.fromJs.push(kJs)
+      }
+      if (r % 2 === 0) {
+        await timeNode()
+        await timeRust()
+      } else {
+        await timeRust()
+        await timeNode()
+      }
+      diff.push(n - k)
+      hop.push(kJs - k)
+      rest.push(n - kJs)
     }
-    const rust = await a.timeAnalysisInRust(name, opts, REPEATS * 2)
-    out.push({ name, nodeMs: median(node), rustMs: rust.median_ms })
+    out.push({ name, node, rust, diff, hop, rest })
   }
   await a.close()
+  fs.rmSync(dir, { recursive: true, force: true })
   return out
 }
 
 const fmt = (x) => Math.round(x).toLocaleString('en-US')
-console.log(`churnlens Node benchmark: ${EVENTS.toLocaleString('en-US')} events, batches of ${BATCH}, median of ${REPEATS}`)
-const mine = await trackRate()
-console.log(`track (trackBatch)          ${fmt(mine)} events/s   goal >= 300,000: ${mine >= 300_000 ? 'met' : 'NOT met'}   (Analytics.inMemory(): validated and queued, the point posthog-node's figure is taken at)`)
-console.log(`  per CPU second (all threads during the calls, incl. the writer storing concurrently) ${fmt(median(cpuRates))} events; JSON.stringify is ${(100 * median(stringifyShare)).toFixed(0)}% of the wall time; load ${(await import('node:os')).loadavg()[0].toFixed(1)} on ${(await import('node:os')).cpus().length} cores`)
-const ph = await posthogRate()
-if (ph == null) console.log('posthog-node                (not installed: npm install in churn-node/)')
-else console.log(`posthog-node capture        ${fmt(ph)} events/s   (enqueue only, network off)   churnlens / posthog = ${(mine / ph).toFixed(2)}`)
-for (const r of await analysisRatio()) {
-  const ratio = r.nodeMs / r.rustMs
-  console.log(`${r.name.padEnd(27)} node ${r.nodeMs.toFixed(2)} ms, rust ${r.rustMs.toFixed(2)} ms, node/rust ${ratio.toFixed(3)}   goal <= 1.05: ${ratio <= 1.05 ? 'met' : 'NOT met'}`)
+if (!process.env.SKIP_TRACK) {
+  console.log(`churnlens Node benchmark: ${EVENTS.toLocaleString('en-US')} events, batches of ${BATCH}, median of ${REPEATS}`)
+  const mine = await trackRate()
+  console.log(`track (trackBatch)          ${fmt(mine)} events/s   goal >= 300,000: ${mine >= 300_000 ? 'met' : 'NOT met'}   (Analytics.inMemory(): validated and queued, the point posthog-node's figure is taken at)`)
+  console.log(`  per CPU second (all threads during the calls, incl. the writer storing concurrently) ${fmt(median(cpuRates))} events; JSON.stringify is ${(100 * median(stringifyShare)).toFixed(0)}% of the wall time; load ${os.loadavg()[0].toFixed(1)} on ${os.cpus().length} cores`)
+  const ph = await posthogRate()
+  if (ph == null) console.log('posthog-node                (not installed: npm install in churn-node/)')
+  else console.log(`posthog-node capture        ${fmt(ph)} events/s   (enqueue only, network off)   churnlens / posthog = ${(mine / ph).toFixed(2)}`)
+}
+const load0 = os.loadavg()[0]
+const analyses = await analysisRatio()
+console.log(`analyses over ${ANALYSIS_EVENTS.toLocaleString('en-US')} events (churn-py's bench data set, SQLite file), ${ANALYSIS_RUNS} runs each, Node and Rust alternated in this process; medians in ms; load ${load0.toFixed(1)} -> ${os.loadavg()[0].toFixed(1)} on ${os.cpus().length} cores`)
+for (const r of analyses) {
+  const nw = median(r.node.wall)
+  const rw = median(r.rust.wall)
+  const ratio = nw / rw
+  const nc = median(r.node.cpu)
+  const rc = median(r.rust.cpu)
+  console.log(`  ${r.name.padEnd(12)} node ${nw.toFixed(2).padStart(7)}  rust ${rw.toFixed(2).padStart(7)}  node/rust ${ratio.toFixed(3)}  (${r.node.wall.length} runs each)   goal <= 1.05: ${ratio <= 1.05 ? 'met' : 'NOT met'}`)
+  console.log(`  ${''.padEnd(12)} node - rust per pair ${median(r.diff).toFixed(3)} = thread hop ${median(r.hop).toFixed(3)} + result conversion ${median(r.rest).toFixed(3)}; CPU node ${nc.toFixed(2)} (all threads) / rust ${rc.toFixed(2)} (its thread) = ${(nc / rc).toFixed(3)}`)
 }
