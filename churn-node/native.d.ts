@@ -119,9 +119,9 @@ export declare class Analytics {
   engineMemory(): Promise<MemoryUsage>
   /**
    * Benchmark support for `bench/track.mjs`: run the analysis `name` (`activeUsers`,
-   * `sessions`, `retention`, `revenue`; `refresh`: no analysis) `runs` times on the thread pool, timing each
-   * run inside Rust, and resolve with the medians of the wall time and of the
-   * thread's CPU time. Each run does what a Rust program reading its own writes
+   * `sessions`, `retention`, `revenue`; `refresh`: no analysis) `runs` times on the
+   * thread pool, timing each run inside Rust, and resolve with the medians of the
+   * wall time and of the thread's CPU time. Each run does what a Rust program reading its own writes
    * does through churn-core (`Analytics::flush`, `Engine::refresh`, the analysis
    * returning its report struct), i.e. a Node call without the binding's own work
    * (options read, thread hop, report to JSON text, `JSON.parse`).
