@@ -122,7 +122,8 @@ const ANALYSES = [['activeUsers', { period: 'day' }], ['sessions', {}], ['retent
 // Rust: `timeAnalysisInRust(name, opts, 1)`, timed inside the worker thread (flush,
 // refresh, analysis, the report struct) with that thread's CPU time; the same call
 // timed from JS too, so that node - rust splits into the thread hop (rust timed from
-// JS - rust timed inside) and the rest (node - rust timed from JS: the report to JSON
+// JS - rust timed inside; "there": the call until the worker starts, "back": the worker
+// done until the JS code resumes, from the monotonic clock both sides read) and the rest (node - rust timed from JS: the report to JSON
 // text on the worker, JSON.parse on the JS thread, the options read).
 async function analysisRatio() {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'churn-node-bench-'))
@@ -137,7 +138,7 @@ async function analysisRatio() {
     await a.timeAnalysisInRust(name, opts, 1)
     gc()
     const node = { wall: [], cpu: [] }
-    const rust = { wall: [], cpu: [], fromJs: [], processCpu: [] }
+    const rust = { wall: [], cpu: [], fromJs: [], processCpu: [], there: [], back: [] }
     const diff = []
     const pairRatio = []
     const hop = []
@@ -157,7 +158,10 @@ async function analysisRatio() {
         const c0 = process.cpuUsage()
         const t0 = process.hrtime.bigint()
         const t = await a.timeAnalysisInRust(name, opts, 1)
-        kJs = ms(t0)
+        const t1 = process.hrtime.bigint()
+        kJs = Number(t1 - t0) / 1e6
+        rust.there.push(t.start_ms - Number(t0) / 1e6)
+        rust.back.push(Number(t1) / 1e6 - t.end_ms)
         const c = process.cpuUsage(c0)
         rust.processCpu.push((c.user + c.system) / 1e3)
         k = t.median_ms
@@ -204,6 +208,6 @@ for (const r of analyses) {
   const nc = median(r.node.cpu)
   const rc = median(r.rust.cpu)
   console.log(`  ${r.name.padEnd(12)} node ${nw.toFixed(2).padStart(7)}  rust ${rw.toFixed(2).padStart(7)}  node/rust ${ratio.toFixed(3)}  (${r.node.wall.length} runs each)   goal <= 1.05: ${ratio <= 1.05 ? 'met' : 'NOT met'}`)
-  console.log(`  ${''.padEnd(12)} per pair (adjacent in time, steadier when the load drifts): node/rust ${median(r.pairRatio).toFixed(3)}, node - rust ${median(r.diff).toFixed(3)} = thread hop ${median(r.hop).toFixed(3)} + result conversion ${median(r.rest).toFixed(3)}`)
+  console.log(`  ${''.padEnd(12)} per pair (adjacent in time, steadier when the load drifts): node/rust ${median(r.pairRatio).toFixed(3)}, node - rust ${median(r.diff).toFixed(3)} = thread hop ${median(r.hop).toFixed(3)} (there ${median(r.rust.there).toFixed(3)}, back ${median(r.rust.back).toFixed(3)}) + result conversion ${median(r.rest).toFixed(3)}`)
   console.log(`  ${''.padEnd(12)} CPU: node ${nc.toFixed(2)} (process, all threads) / rust ${rc.toFixed(2)} (its thread) = ${(nc / rc).toFixed(3)}; the rust call's process CPU ${median(r.rust.processCpu).toFixed(2)} (its hop and the process's other threads)`)
 }
