@@ -87,3 +87,21 @@ test('bad analysis options reject with ERR_VALIDATION', async () => {
   await assert.rejects(a.revenue(42), { code: 'ERR_INVALID_ARGUMENT' })
   await a.close()
 })
+
+test('timeAnalysisInRust (bench support): timings of the runs, the clock process.hrtime reads, read-your-writes', async () => {
+  const a = Analytics.inMemory()
+  a.trackBatch([{ event: 'view', userId: 'u1', timestamp: T0 }, { event: 'view', userId: 'u2', timestamp: T0 + DAY }])
+  const before = Number(process.hrtime.bigint()) / 1e6
+  const t = await a.timeAnalysisInRust('activeUsers', { period: 'day' }, 3)
+  const after = Number(process.hrtime.bigint()) / 1e6
+  assert.equal(t.runs, 3)
+  assert.ok(t.median_ms >= 0 && t.cpu_ms >= 0, JSON.stringify(t))
+  assert.ok(before <= t.start_ms && t.start_ms <= t.end_ms && t.end_ms <= after, JSON.stringify({ before, after, ...t }))
+  // Its runs flush and refresh like an analysis call: the engine it loaded sees the events.
+  assert.equal((await a.activeUsers()).total_users, 2)
+  a.track('view', { userId: 'u3', timestamp: T0 })
+  assert.equal((await a.timeAnalysisInRust('refresh', undefined, 1)).runs, 1)
+  assert.equal((await a.activeUsers()).total_users, 3)
+  await assert.rejects(a.timeAnalysisInRust('nope', {}, 1), (e) => e.code === 'ERR_INVALID_ARGUMENT')
+  await a.close()
+})
