@@ -7,6 +7,7 @@
 #![deny(clippy::unwrap_used)]
 
 mod analytics;
+mod bench;
 mod churn;
 mod convert;
 mod engine;
@@ -22,6 +23,8 @@ use pyo3::prelude::*;
 fn _churnlens(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<analytics::Analytics>()?;
     m.add_class::<churn::ChurnModel>()?;
+    m.add_class::<bench::RustReport>()?;
+    m.add_function(wrap_pyfunction!(bench::rust_analysis, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }
