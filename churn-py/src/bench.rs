@@ -9,12 +9,48 @@
 //! the caller can drop it after stopping its clock, as it drops the Python dict.
 
 use std::any::Any;
+use std::time::Instant;
 
 use churn_core::engine::{ActiveUsersRequest, Engine, Period, RetentionRequest, SessionsRequest};
 use pyo3::prelude::*;
 
 use crate::analytics::Analytics;
+use crate::convert::report;
 use crate::error::{validation, IntoPy};
+
+/// Microseconds per conversion of analysis `name`'s report to Python objects (the
+/// step a Python call adds after the analysis), median of `runs` conversions.
+#[pyfunction]
+#[pyo3(name = "_bench_report_us")]
+pub fn report_us(py: Python<'_>, a: &Analytics, name: &str, runs: usize) -> PyResult<f64> {
+    let core = a.core()?;
+    let e = py.detach(|| core.engine()).py_err()?;
+    let mut times = Vec::with_capacity(runs);
+    macro_rules! time {
+        ($r:expr) => {{
+            let r = py.detach(|| $r).py_err()?;
+            for _ in 0..runs.max(1) {
+                let t = Instant::now();
+                let v = report(py, &r)?;
+                times.push(t.elapsed().as_secs_f64() * 1e6);
+                drop(v);
+            }
+        }};
+    }
+    match name {
+        "active_users" => time!(e.active_users(&ActiveUsersRequest::new().period(Period::Day))),
+        "retention" => time!(e.retention(&RetentionRequest::new().period(Period::Week))),
+        "sessions" => time!(e.sessions(&SessionsRequest::new())),
+        _ => {
+            return Err(validation(
+                "name",
+                "expected active_users, retention or sessions",
+            ))
+        }
+    }
+    times.sort_by(f64::total_cmp);
+    Ok(times[times.len() / 2])
+}
 
 /// A core report kept as a Rust value (bench only).
 #[pyclass(frozen, module = "churnlens._churnlens")]

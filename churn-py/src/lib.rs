@@ -15,6 +15,7 @@ mod error;
 mod import;
 mod message;
 mod process;
+mod pyser;
 
 use pyo3::prelude::*;
 
@@ -25,6 +26,7 @@ fn _churnlens(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<churn::ChurnModel>()?;
     m.add_class::<bench::RustReport>()?;
     m.add_function(wrap_pyfunction!(bench::rust_analysis, m)?)?;
+    m.add_function(wrap_pyfunction!(bench::report_us, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }
