@@ -24,13 +24,13 @@ use churn_core::tracker::Backpressure;
 use churn_core::Error;
 use parking_lot::RwLock;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList, PyString, PyTuple};
+use pyo3::types::{PyDict, PyString, PyTuple};
 use serde_json::Value;
 
 use crate::convert::{self, opt_object, opt_string, opt_timestamp, py_str, report};
 use crate::engine::analysis;
 use crate::error::{core_err, raise, validation, IntoPy};
-use crate::message::{batch_item, fill_event, finish_event, rejected_from};
+use crate::message::{fill_event, finish_event};
 use crate::process::{Config, Core};
 
 /// Product analytics and churn prediction over a SQLite file or in memory.
@@ -267,30 +267,7 @@ impl Analytics {
         py: Python<'py>,
         messages: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let core = self.core()?;
-        let list = messages
-            .cast::<PyList>()
-            .map_err(|_| validation("messages", "expected a list of dicts"))?;
-        let mut inputs = Vec::with_capacity(list.len());
-        let mut index_of = Vec::with_capacity(list.len());
-        let mut refused = Vec::new();
-        for (i, item) in list.iter().enumerate() {
-            match batch_item(&item, i) {
-                Ok(m) => {
-                    inputs.push(m);
-                    index_of.push(i);
-                }
-                Err(e) => refused.push(rejected_from(py, i, &e)),
-            }
-        }
-        let mut r = py.detach(|| core.tracker.track_batch(inputs)).py_err()?;
-        for rej in &mut r.rejected {
-            rej.index = index_of.get(rej.index).copied().unwrap_or(rej.index);
-        }
-        if !refused.is_empty() {
-            r.rejected.extend(refused);
-            r.rejected.sort_by_key(|x| x.index);
-        }
+        let r = crate::batch::track_batch(self, py, messages)?;
         report(py, &r)
     }
 

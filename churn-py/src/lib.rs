@@ -7,6 +7,7 @@
 #![deny(clippy::unwrap_used)]
 
 mod analytics;
+mod batch;
 mod bench;
 mod churn;
 mod convert;
