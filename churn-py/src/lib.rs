@@ -25,9 +25,12 @@ use pyo3::prelude::*;
 fn _churnlens(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<analytics::Analytics>()?;
     m.add_class::<churn::ChurnModel>()?;
-    m.add_class::<bench::RustReport>()?;
-    m.add_function(wrap_pyfunction!(bench::rust_analysis, m)?)?;
-    m.add_function(wrap_pyfunction!(bench::report_us, m)?)?;
+    // Bench hooks: set as attributes, not added to `__all__` (not public API, no stubs).
+    m.setattr(
+        "_bench_rust_analysis",
+        wrap_pyfunction!(bench::rust_analysis, m)?,
+    )?;
+    m.setattr("_bench_report_us", wrap_pyfunction!(bench::report_us, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }
