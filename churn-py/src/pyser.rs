@@ -11,6 +11,8 @@
 
 use std::fmt;
 
+use parking_lot::Mutex;
+
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyList, PyString};
 use pyo3::IntoPyObjectExt;
@@ -309,7 +311,7 @@ impl<'py> Map<'py> {
         value: &T,
     ) -> Result<(), SerError> {
         let v = value.serialize(self.ser)?;
-        self.dict.set_item(PyString::new(self.ser.py, key), v)?;
+        self.dict.set_item(field_name(self.ser.py, key), v)?;
         Ok(())
     }
 }
@@ -362,6 +364,35 @@ impl<'py> ser::SerializeStructVariant for Map<'py> {
     fn end(self) -> Res<'py> {
         self.done()
     }
+}
+
+/// Slots of the field-name cache (a power of two).
+const NAME_SLOTS: usize = 512;
+
+/// Interned `str` objects of struct field names, by the address and length of the
+/// `&'static str` (a direct-mapped cache: a clash just builds the name again). Reports
+/// repeat a few dozen field names thousands of times; a cached, interned name is shared
+/// by every dict, carries its hash, and costs no allocation.
+static NAMES: Mutex<Vec<Option<Name>>> = Mutex::new(Vec::new());
+
+/// A cached field name: the key's address and length, and its `str`.
+type Name = (usize, usize, Py<PyString>);
+
+fn field_name<'py>(py: Python<'py>, key: &'static str) -> Bound<'py, PyString> {
+    let (addr, len) = (key.as_ptr() as usize, key.len());
+    let slot = ((addr >> 3) ^ len.wrapping_mul(31)) & (NAME_SLOTS - 1);
+    let mut names = NAMES.lock();
+    if names.is_empty() {
+        names.resize_with(NAME_SLOTS, || None);
+    }
+    if let Some((a, l, s)) = &names[slot] {
+        if (*a, *l) == (addr, len) {
+            return s.bind(py).clone();
+        }
+    }
+    let s = PyString::intern(py, key);
+    names[slot] = Some((addr, len, s.clone().unbind()));
+    s
 }
 
 /// Map keys as `str`, the way JSON object keys are written by `serde_json`.
