@@ -1,9 +1,11 @@
 //! churnlens for Python: a thin pyo3 layer over churn-core.
 //!
-//! Modules mirror the core: `analytics` (the Python class; `process` the churn-core objects
-//! behind it, `message` its event arguments),
-//! `engine` (analyses), `churn` (models), `import`, `convert` (Python <-> serde JSON),
-//! `error` (core errors -> exception classes). No analytics logic lives here.
+//! Modules mirror the core: `analytics` (the Python class and its lifecycle; `process` the
+//! churn-core objects behind it), its methods by topic: `tracking` (with `message` for
+//! event arguments and `batch` for `track_batch`), `privacy`, `engine` (analyses),
+//! `churn` (models), `import`; then `convert` (Python -> serde JSON, times), `pyser`
+//! (reports -> Python objects), `error` (core errors -> exception classes), `bench`
+//! (bench-only hooks). No analytics logic lives here.
 #![deny(clippy::unwrap_used)]
 
 mod analytics;
@@ -15,8 +17,10 @@ mod engine;
 mod error;
 mod import;
 mod message;
+mod privacy;
 mod process;
 mod pyser;
+mod tracking;
 
 use pyo3::prelude::*;
 
