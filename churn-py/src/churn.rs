@@ -266,3 +266,92 @@ pub fn explain<'py>(
         .py_err()?;
     report(py, &e)
 }
+
+// ---- the churn methods of `Analytics` -------------------------------------------------
+
+#[pymethods]
+impl Analytics {
+    /// Churn features of every customer as of `as_of`.
+    #[pyo3(signature = (as_of, **features))]
+    fn churn_features<'py>(
+        &self,
+        py: Python<'py>,
+        as_of: &Bound<'py, PyAny>,
+        features: Option<&Bound<'py, PyDict>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        self::features(self, py, as_of, features)
+    }
+
+    /// Train a churn model on labels as of `as_of`.
+    #[pyo3(signature = (as_of, *, name="churn", lookback_days=90, horizon_days=30,
+        features=None, training=None, logistic=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn train_churn(
+        &self,
+        py: Python<'_>,
+        as_of: &Bound<'_, PyAny>,
+        name: &str,
+        lookback_days: u32,
+        horizon_days: u32,
+        features: Option<&Bound<'_, PyDict>>,
+        training: Option<&Bound<'_, PyDict>>,
+        logistic: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<ChurnModel> {
+        let opts = TrainArgs {
+            name,
+            lookback_days,
+            horizon_days,
+            features,
+            training,
+            logistic,
+        };
+        train(self, py, as_of, opts)
+    }
+
+    /// Metrics of `model` on labels as of `as_of`.
+    #[pyo3(signature = (model, as_of, *, threshold=0.5, lookback_days=90, horizon_days=30))]
+    fn evaluate_churn<'py>(
+        &self,
+        py: Python<'py>,
+        model: &ChurnModel,
+        as_of: &Bound<'py, PyAny>,
+        threshold: f64,
+        lookback_days: u32,
+        horizon_days: u32,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        evaluate(
+            self,
+            py,
+            model,
+            as_of,
+            threshold,
+            (lookback_days, horizon_days),
+        )
+    }
+
+    /// Churn probability and risk segment of every customer as of `as_of` (default now).
+    #[pyo3(signature = (model, as_of=None, *, thresholds=None))]
+    fn churn_scores<'py>(
+        &self,
+        py: Python<'py>,
+        model: &ChurnModel,
+        as_of: Option<&Bound<'py, PyAny>>,
+        thresholds: Option<(f64, f64, f64)>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        scores(self, py, model, as_of, thresholds)
+    }
+
+    /// Why `model` gives `user_id` its score: the top features each way.
+    #[pyo3(signature = (model, user_id, as_of=None, *, top=5, thresholds=None))]
+    fn explain_churn<'py>(
+        &self,
+        py: Python<'py>,
+        model: &ChurnModel,
+        user_id: &str,
+        as_of: Option<&Bound<'py, PyAny>>,
+        top: usize,
+        thresholds: Option<(f64, f64, f64)>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        explain(self, py, model, user_id, as_of, top, thresholds)
+    }
+}

@@ -1,7 +1,7 @@
 //! Python <-> churn-core conversions: Python values to `serde_json::Value` (properties,
-//! requests), `serde_json::Value` to plain Python objects (reports), and times.
+//! requests), reports to plain Python objects (through [`crate::pyser`]), and times.
 //!
-//! Reports cross as JSON values, so their Python shape is exactly the core's serde
+//! Reports are built in the JSON shape, so their Python shape is exactly the core's serde
 //! shape (the one the HTTP server sends). Requests are built from keyword arguments
 //! through the core's `Deserialize` request structs; unknown keywords are refused.
 
@@ -310,40 +310,13 @@ pub fn opt_object(
 /// A JSON value as plain Python objects (`dict`, `list`, `str`, `int`, `float`,
 /// `bool`, `None`).
 pub fn to_py<'py>(py: Python<'py>, v: &Value) -> PyResult<Bound<'py, PyAny>> {
-    Ok(match v {
-        Value::Null => py.None().into_bound(py),
-        Value::Bool(b) => PyBool::new(py, *b).to_owned().into_any(),
-        Value::Number(n) => {
-            if let Some(i) = n.as_i64() {
-                i.into_pyobject(py)?.into_any()
-            } else if let Some(u) = n.as_u64() {
-                u.into_pyobject(py)?.into_any()
-            } else {
-                PyFloat::new(py, n.as_f64().unwrap_or(f64::NAN)).into_any()
-            }
-        }
-        Value::String(s) => PyString::new(py, s).into_any(),
-        Value::Array(a) => {
-            let list = PyList::empty(py);
-            for item in a {
-                list.append(to_py(py, item)?)?;
-            }
-            list.into_any()
-        }
-        Value::Object(m) => {
-            let d = PyDict::new(py);
-            for (k, item) in m {
-                d.set_item(k, to_py(py, item)?)?;
-            }
-            d.into_any()
-        }
-    })
+    crate::pyser::to_py(py, v)
 }
 
-/// Any core report as plain Python objects, through its serde shape.
+/// Any core report as plain Python objects, in its serde (JSON) shape, built directly
+/// by [`crate::pyser`] (no intermediate `serde_json::Value`).
 pub fn report<'py, T: Serialize>(py: Python<'py>, r: &T) -> PyResult<Bound<'py, PyAny>> {
-    let v = serde_json::to_value(r).map_err(|e| core_err(Error::storage(e)))?;
-    to_py(py, &v)
+    crate::pyser::to_py(py, r)
 }
 
 /// Build a core request struct from keyword arguments: each keyword must name a field

@@ -2,9 +2,13 @@
 //!
 //! Each call stores every accepted event first and merges what the store gained since
 //! the last call (events written by other processes too), with the GIL released.
-//! Adding an analysis is one method in `analytics.rs` calling [`analysis`].
+//! Adding an analysis is one method in the `#[pymethods]` block below calling
+//! [`analysis`].
 
-use churn_core::engine::{Engine, SegmentExpr, SegmentRef};
+use churn_core::engine::{
+    ActiveUsersRequest, Engine, FunnelRequest, PathsRequest, ProfileRequest, RetentionRequest,
+    RevenueRequest, SegmentExpr, SegmentRef, SessionsRequest,
+};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use serde::de::DeserializeOwned;
@@ -109,4 +113,163 @@ pub fn segment_stats<'py>(
 ) -> PyResult<Bound<'py, PyAny>> {
     let s = segment_ref(segment)?;
     with_engine(a, py, |e| e.segment_stats(&s))
+}
+
+// ---- the analysis methods of `Analytics` ----------------------------------------------
+
+#[pymethods]
+impl Analytics {
+    /// Merge events stored since the last analysis (other processes' too).
+    fn refresh<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        refresh(self, py)
+    }
+
+    /// Memory held by the query engine.
+    fn memory_usage<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        memory_usage(self, py)
+    }
+
+    /// DAU / WAU / MAU, stickiness, new vs returning.
+    #[pyo3(signature = (**options))]
+    fn active_users<'py>(
+        &self,
+        py: Python<'py>,
+        options: Option<&Bound<'py, PyDict>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        analysis(
+            self,
+            py,
+            options,
+            "active_users",
+            |e, r: &ActiveUsersRequest| e.active_users(r),
+        )
+    }
+
+    /// Sessions: counts, durations, bounces, entry and exit pages.
+    #[pyo3(signature = (**options))]
+    fn sessions<'py>(
+        &self,
+        py: Python<'py>,
+        options: Option<&Bound<'py, PyDict>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        analysis(self, py, options, "sessions", |e, r: &SessionsRequest| {
+            e.sessions(r)
+        })
+    }
+
+    /// Retention cohorts.
+    #[pyo3(signature = (**options))]
+    fn retention<'py>(
+        &self,
+        py: Python<'py>,
+        options: Option<&Bound<'py, PyDict>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        analysis(self, py, options, "retention", |e, r: &RetentionRequest| {
+            e.retention(r)
+        })
+    }
+
+    /// Revenue, ARPU, churn rate and LTV per period.
+    #[pyo3(signature = (**options))]
+    fn revenue<'py>(
+        &self,
+        py: Python<'py>,
+        options: Option<&Bound<'py, PyDict>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        analysis(self, py, options, "revenue", |e, r: &RevenueRequest| {
+            e.revenue(r)
+        })
+    }
+
+    /// Funnel conversion: `steps=["signup", "purchase"]` (or step dicts), `window_ms`,
+    /// `mode`, `exclusions`, `breakdown`, `segment`, `range`.
+    #[pyo3(signature = (**options))]
+    fn funnel<'py>(
+        &self,
+        py: Python<'py>,
+        options: Option<&Bound<'py, PyDict>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        analysis(self, py, options, "funnel", |e, r: &FunnelRequest| {
+            e.funnel(r)
+        })
+    }
+
+    /// Paths after or before an event, as a Sankey graph.
+    #[pyo3(signature = (**options))]
+    fn paths<'py>(
+        &self,
+        py: Python<'py>,
+        options: Option<&Bound<'py, PyDict>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        analysis(self, py, options, "paths", |e, r: &PathsRequest| e.paths(r))
+    }
+
+    /// The profile of one person (user id or anonymous id).
+    #[pyo3(signature = (user_id, **options))]
+    fn user_profile<'py>(
+        &self,
+        py: Python<'py>,
+        user_id: &str,
+        options: Option<&Bound<'py, PyDict>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let o = match options {
+            Some(o) => o.copy()?,
+            None => PyDict::new(py),
+        };
+        o.set_item("user_id", user_id)?;
+        analysis(
+            self,
+            py,
+            Some(&o),
+            "user_profile",
+            |e, r: &ProfileRequest| e.user_profile(r),
+        )
+    }
+
+    /// Save a segment: `expr` is filter-language text or the JSON form as a dict.
+    #[pyo3(signature = (name, expr, description=""))]
+    fn create_segment<'py>(
+        &self,
+        py: Python<'py>,
+        name: &str,
+        expr: &Bound<'py, PyAny>,
+        description: &str,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        create_segment(self, py, name, expr, description)
+    }
+
+    /// Saved segments.
+    fn segments<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        segments(self, py)
+    }
+
+    /// One saved segment (`NotFoundError` if missing).
+    fn get_segment<'py>(&self, py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> {
+        get_segment(self, py, name)
+    }
+
+    /// Delete a saved segment; returns whether it existed.
+    fn delete_segment<'py>(&self, py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> {
+        delete_segment(self, py, name)
+    }
+
+    /// Ids of the persons in a segment (a saved name or an expression dict), sorted.
+    #[pyo3(signature = (segment, as_of=None))]
+    fn segment_members<'py>(
+        &self,
+        py: Python<'py>,
+        segment: &Bound<'py, PyAny>,
+        as_of: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        segment_members(self, py, segment, as_of)
+    }
+
+    /// Size and statistics of a segment.
+    fn segment_stats<'py>(
+        &self,
+        py: Python<'py>,
+        segment: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        segment_stats(self, py, segment)
+    }
 }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import Any, List
 
 import pytest
 
@@ -75,6 +76,26 @@ def test_track_batch_reports_each_refusal(mem: churnlens.Analytics) -> None:
     assert "NaN" in r["rejected"][2]["reason"]
     mem.flush()
     assert mem.stats()["stored"] == 3
+
+
+def test_track_batch_over_many_chunks_reports_whole_list_indexes(
+        mem: churnlens.Analytics) -> None:
+    """Batches are fed to the core 1,024 messages at a time: refusals in any chunk keep
+    their index in the whole list, and every accepted message is stored once."""
+    batch: List[Any] = [{"event": "e", "user_id": f"u{i}", "message_id": f"m{i}"}
+                        for i in range(3000)]
+    batch[5] = {"event": "e"}                                  # chunk 0, refused by the core
+    batch[1500] = "not a dict"                                 # chunk 1, refused here
+    batch[2048] = {"event": "e", "user_id": "u", "properties": {"x": float("inf")}}
+    batch[2999] = {"event": "", "user_id": "u"}                # last message
+    r = mem.track_batch(batch)
+    assert r["accepted"] == 2996
+    assert [x["index"] for x in r["rejected"]] == [5, 1500, 2048, 2999]
+    again = mem.track_batch(batch[:1100])                      # same message ids
+    assert again["accepted"] == 1099
+    mem.flush()
+    s = mem.stats()
+    assert (s["inserted"], s["duplicates"]) == (2996, 1099)
 
 
 def test_track_batch_reads_dicts_like_the_core(mem: churnlens.Analytics) -> None:

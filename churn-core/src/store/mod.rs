@@ -170,6 +170,30 @@ pub trait Store: Send + Sync {
     fn sync(&self) -> Result<()> {
         Ok(())
     }
+
+    /// A number that changes whenever the store's content may have changed: a commit
+    /// through this handle, another handle or another process. A reader that saw the
+    /// same token before its last read may skip reading again ([`Engine::refresh`]
+    /// does). A changed token may be a false alarm; an unchanged one means nothing was
+    /// committed. `None` (the default) when the store cannot tell cheaply: re-read.
+    ///
+    /// [`Engine::refresh`]: crate::engine::Engine::refresh
+    ///
+    /// ```
+    /// use churn_core::store::{SqliteStore, Store, StoreExt};
+    /// use churn_core::event::Event;
+    /// let dir = tempfile::tempdir()?;
+    /// let store = SqliteStore::open(dir.path().join("events.db"))?;
+    /// let before = store.change_token()?;
+    /// assert!(before.is_some());
+    /// assert_eq!(store.change_token()?, before);
+    /// store.append("default", &[Event::track("signup").user_id("u1").build()?])?;
+    /// assert_ne!(store.change_token()?, before);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    fn change_token(&self) -> Result<Option<u64>> {
+        Ok(None)
+    }
 }
 
 /// Conveniences available on every [`Store`].

@@ -19,6 +19,7 @@ mod idtable;
 mod options;
 mod read;
 mod schema;
+mod watch;
 mod write;
 
 #[cfg(test)]
@@ -107,6 +108,7 @@ pub struct SqliteStore {
     // the `-wal` file behind).
     /// Held for its `Drop` (stops the thread).
     _checkpointer: Option<checkpoint::Checkpointer>,
+    watcher: watch::Watcher,
     readers: Mutex<Vec<Connection>>,
     writer: Mutex<Writer>,
 }
@@ -217,6 +219,7 @@ impl SqliteStore {
             location,
             options,
             _checkpointer: checkpointer,
+            watcher: watch::Watcher::default(),
             writer: Mutex::new(Writer {
                 conn,
                 dict: Dict::default(),
@@ -475,6 +478,12 @@ impl Store for SqliteStore {
 
     fn stats(&self, project: &str) -> Result<StoreStats> {
         self.read(|c| read::stats(c, project))
+    }
+
+    /// SQLite's `data_version` seen by a connection that never writes: any commit to
+    /// the file, from any connection or process, changes it. `None` in memory.
+    fn change_token(&self) -> Result<Option<u64>> {
+        self.watcher.token(&self.location, &self.options)
     }
 
     /// With [`Durability::Full`] every commit is already durable. With
