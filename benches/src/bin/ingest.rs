@@ -13,7 +13,7 @@
 //! `--ids v4|v7` (random message ids, as external senders send, or time-ordered
 //! UUIDv7-style ids), `--only apply|track` (one half of the bench: apply + scan +
 //! Python, or the `Analytics::track` rows), `--no-memory` (skip the `MemoryStore` track
-//! rows).
+//! rows), `--no-file` (skip the SQLite-file track rows).
 
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
@@ -42,6 +42,7 @@ struct Args {
     apply: bool,
     track: bool,
     memory: bool,
+    file: bool,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -60,6 +61,7 @@ fn parse_args() -> Result<Args, String> {
         apply: true,
         track: true,
         memory: true,
+        file: true,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -81,6 +83,7 @@ fn parse_args() -> Result<Args, String> {
             "--no-secure-delete" => a.secure_delete = false,
             "--no-python" => a.python = false,
             "--no-memory" => a.memory = false,
+            "--no-file" => a.file = false,
             "--only" => match value()?.as_str() {
                 "apply" => a.track = false,
                 "track" => {
@@ -433,8 +436,10 @@ fn run(a: &Args) -> Result<(), String> {
         })
         .collect();
     drop(batches);
-    let targets: &[bool] = if a.memory { &[true, false] } else { &[true] };
-    for &sqlite in targets {
+    let targets = [true, false]
+        .into_iter()
+        .filter(|&sqlite| if sqlite { a.file } else { a.memory });
+    for sqlite in targets {
         for threads in [1, 2] {
             let mut speeds = Vec::new();
             for run in 0..a.runs {

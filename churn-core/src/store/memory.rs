@@ -2,11 +2,13 @@
 //! WASM build and short-lived analyses; it is also the plainest statement of the
 //! [`Store`] semantics.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::ops::ControlFlow;
 
 use parking_lot::RwLock;
 
+use super::msgindex::MessageIndex;
 use super::types::*;
 use super::{Store, SCHEMA_VERSION};
 use crate::error::Result;
@@ -27,7 +29,7 @@ pub(crate) fn merge_traits(into: &mut Properties, new: &Properties) {
 #[derive(Default)]
 struct Project {
     events: BTreeMap<u64, Event>,
-    by_message: HashMap<String, u64>,
+    by_message: MessageIndex,
     users: BTreeMap<String, UserRecord>,
     /// anonymous id -> user id (first link wins).
     links: HashMap<String, String>,
@@ -37,6 +39,41 @@ struct Project {
 }
 
 impl Project {
+    /// Store `e` as the next `seq` unless its message id is already stored.
+    fn track(&mut self, next_seq: &mut u64, e: Cow<'_, Event>, out: &mut AppendOutcome) {
+        let seq = *next_seq + 1;
+        let events = &self.events;
+        let holds = |s: u64, id: &str| events.get(&s).is_some_and(|e| e.message_id == id);
+        if self.by_message.claim(&e.message_id, seq, holds).is_some() {
+            out.duplicates += 1;
+            return;
+        }
+        *next_seq = seq;
+        self.events.insert(seq, e.into_owned());
+        self.max_seq = seq;
+        out.inserted += 1;
+    }
+
+    /// Apply an identify or alias message (a track message is [`Project::track`]'s).
+    fn identity(&mut self, m: &Message, out: &mut AppendOutcome) {
+        match m {
+            Message::Track(_) => {}
+            Message::Identify(i) => {
+                let u = self.ensure_user(&i.user_id, i.timestamp);
+                merge_traits(&mut u.traits, &i.traits);
+                u.updated_at = u.updated_at.max(i.timestamp);
+                if let Some(a) = &i.anonymous_id {
+                    self.link(a, &i.user_id, i.timestamp);
+                }
+                out.identities += 1;
+            }
+            Message::Alias(a) => {
+                self.link(&a.previous_id, &a.user_id, a.timestamp);
+                out.identities += 1;
+            }
+        }
+    }
+
     fn ensure_user(&mut self, user_id: &str, at: Timestamp) -> &mut UserRecord {
         self.users
             .entry(user_id.to_string())
@@ -156,6 +193,19 @@ impl MemoryStore {
         Ok(())
     }
 
+    /// Run `f` on the project's data under the write lock (one lock per batch).
+    fn write<T>(&self, project: &str, f: impl FnOnce(&mut u64, &mut Project) -> T) -> T {
+        let mut g = self.inner.write();
+        let Inner { next_seq, projects } = &mut *g;
+        if !projects.contains_key(project) {
+            projects.insert(project.to_string(), Project::default());
+        }
+        match projects.get_mut(project) {
+            Some(p) => f(next_seq, p),
+            None => f(next_seq, &mut Project::default()),
+        }
+    }
+
     fn read<T>(&self, project: &str, f: impl FnOnce(&Project) -> T) -> T {
         let g = self.inner.read();
         match g.projects.get(project) {
@@ -171,39 +221,30 @@ impl Store for MemoryStore {
     }
 
     fn apply(&self, project: &str, messages: &[Message]) -> Result<AppendOutcome> {
-        let mut g = self.inner.write();
-        let Inner { next_seq, projects } = &mut *g;
-        let p = projects.entry(project.to_string()).or_default();
-        let mut out = AppendOutcome::default();
-        for m in messages {
-            match m {
-                Message::Track(e) => {
-                    if p.by_message.contains_key(&e.message_id) {
-                        out.duplicates += 1;
-                        continue;
-                    }
-                    *next_seq += 1;
-                    p.by_message.insert(e.message_id.clone(), *next_seq);
-                    p.events.insert(*next_seq, e.clone());
-                    p.max_seq = *next_seq;
-                    out.inserted += 1;
-                }
-                Message::Identify(i) => {
-                    let u = p.ensure_user(&i.user_id, i.timestamp);
-                    merge_traits(&mut u.traits, &i.traits);
-                    u.updated_at = u.updated_at.max(i.timestamp);
-                    if let Some(a) = &i.anonymous_id {
-                        p.link(a, &i.user_id, i.timestamp);
-                    }
-                    out.identities += 1;
-                }
-                Message::Alias(a) => {
-                    p.link(&a.previous_id, &a.user_id, a.timestamp);
-                    out.identities += 1;
+        Ok(self.write(project, |next_seq, p| {
+            let mut out = AppendOutcome::default();
+            for m in messages {
+                match m {
+                    Message::Track(e) => p.track(next_seq, Cow::Borrowed(e), &mut out),
+                    other => p.identity(other, &mut out),
                 }
             }
-        }
-        Ok(out)
+            out
+        }))
+    }
+
+    /// Moves the events into the store instead of copying them.
+    fn apply_owned(&self, project: &str, messages: &mut Vec<Message>) -> Result<AppendOutcome> {
+        Ok(self.write(project, |next_seq, p| {
+            let mut out = AppendOutcome::default();
+            for m in messages.drain(..) {
+                match m {
+                    Message::Track(e) => p.track(next_seq, Cow::Owned(e), &mut out),
+                    other => p.identity(&other, &mut out),
+                }
+            }
+            out
+        }))
     }
 
     fn scan(
@@ -311,7 +352,7 @@ impl Store for MemoryStore {
         let seqs = p.person_seqs(user_id);
         for s in &seqs {
             if let Some(e) = p.events.remove(s) {
-                p.by_message.remove(&e.message_id);
+                p.by_message.remove(&e.message_id, *s);
             }
         }
         let (users, identities) = p.forget_user(user_id);
@@ -362,7 +403,7 @@ impl Store for MemoryStore {
             .collect();
         for s in &old {
             if let Some(e) = p.events.remove(s) {
-                p.by_message.remove(&e.message_id);
+                p.by_message.remove(&e.message_id, *s);
             }
         }
         Ok(old.len() as u64)

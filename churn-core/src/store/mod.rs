@@ -12,7 +12,9 @@
 //! - `seq` numbers only grow, so `after_seq` gives an incremental cursor;
 //! - `scan` visits events in `seq` order.
 
+mod idtable;
 mod memory;
+mod msgindex;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 #[cfg(feature = "sqlite")]
@@ -99,6 +101,26 @@ pub trait Store: Send + Sync {
     /// `message_id` skipped and counted), identify calls merge traits and link anonymous
     /// ids, alias calls link ids. Messages are assumed valid.
     fn apply(&self, project: &str, messages: &[Message]) -> Result<AppendOutcome>;
+
+    /// [`Store::apply`] for a caller that is done with `messages`: the store may move
+    /// them into its own keeping instead of copying them ([`MemoryStore`] does). On `Ok`
+    /// `messages` is left empty; on `Err` nothing was applied and `messages` is as it
+    /// was. The default applies a borrow, then clears.
+    ///
+    /// ```
+    /// use churn_core::store::{MemoryStore, Store, DEFAULT_PROJECT};
+    /// use churn_core::event::{Event, Message};
+    /// let store = MemoryStore::new();
+    /// let e = Event::track("signup").user_id("u1").build().unwrap();
+    /// let mut batch = vec![Message::Track(e.clone()), Message::Track(e)];
+    /// let out = store.apply_owned(DEFAULT_PROJECT, &mut batch).unwrap();
+    /// assert_eq!((out.inserted, out.duplicates, batch.len()), (1, 1, 0));
+    /// ```
+    fn apply_owned(&self, project: &str, messages: &mut Vec<Message>) -> Result<AppendOutcome> {
+        let out = self.apply(project, messages)?;
+        messages.clear();
+        Ok(out)
+    }
 
     /// Visit stored events matching `req`, in `seq` order, with their properties and
     /// context. Return `ControlFlow::Break` from `visit` to stop early.
@@ -200,8 +222,8 @@ pub trait Store: Send + Sync {
 pub trait StoreExt: Store {
     /// Store events (valid, already received) in one transaction.
     fn append(&self, project: &str, events: &[Event]) -> Result<AppendOutcome> {
-        let msgs: Vec<Message> = events.iter().cloned().map(Message::Track).collect();
-        self.apply(project, &msgs)
+        let mut msgs: Vec<Message> = events.iter().cloned().map(Message::Track).collect();
+        self.apply_owned(project, &mut msgs)
     }
 
     /// Collect a scan into a vector.

@@ -212,29 +212,51 @@ impl Writer {
 
     /// Apply `local` in chunks, each its own commit. Applied chunks leave `local` (and
     /// free queue room) and count in `unsynced`; on failure the rest stays for the next
-    /// attempt.
+    /// attempt. Chunks are handed over owned ([`Store::apply_owned`]), so a store that
+    /// keeps events (`MemoryStore`) moves them instead of copying each one.
     fn apply(&self, local: &mut Vec<Message>, unsynced: &mut usize) -> (AppendOutcome, Result<()>) {
-        let q = &*self.queue;
         let mut out = AppendOutcome::default();
-        let mut pos = 0;
-        let mut failed = None;
-        while pos < local.len() {
-            let end = (pos + self.batch_size).min(local.len());
-            match guarded(|| self.store.apply(&self.project, &local[pos..end])) {
-                Ok(o) => {
-                    out.add(o);
-                    *unsynced += end - pos;
-                    q.state.lock().in_flight -= end - pos;
-                    q.not_full.notify_all();
-                    pos = end;
-                }
-                Err(e) => {
-                    failed = Some(e);
-                    break;
-                }
+        if local.is_empty() {
+            return (out, Ok(()));
+        }
+        if local.len() <= self.batch_size {
+            // The common case: one chunk, no reshuffling.
+            let r = self.apply_chunk(local, &mut out, unsynced);
+            return (out, r);
+        }
+        let mut rest = std::mem::take(local).into_iter();
+        let mut chunk = Vec::with_capacity(self.batch_size);
+        let mut failed = Ok(());
+        loop {
+            chunk.extend(rest.by_ref().take(self.batch_size));
+            if chunk.is_empty() {
+                break;
+            }
+            if let Err(e) = self.apply_chunk(&mut chunk, &mut out, unsynced) {
+                failed = Err(e);
+                break;
             }
         }
-        local.drain(..pos);
-        (out, failed.map_or(Ok(()), Err))
+        // What was not applied stays, in order, for the next attempt.
+        chunk.extend(rest);
+        *local = chunk;
+        (out, failed)
+    }
+
+    /// Apply one chunk (emptied when it is applied) and count it.
+    fn apply_chunk(
+        &self,
+        chunk: &mut Vec<Message>,
+        out: &mut AppendOutcome,
+        unsynced: &mut usize,
+    ) -> Result<()> {
+        let n = chunk.len();
+        let o = guarded(|| self.store.apply_owned(&self.project, chunk))?;
+        chunk.clear();
+        out.add(o);
+        *unsynced += n;
+        self.queue.state.lock().in_flight -= n;
+        self.queue.not_full.notify_all();
+        Ok(())
     }
 }

@@ -14,6 +14,7 @@
 //! only the core columns and never touches properties or context.
 
 use crate::error::{Error, Result};
+pub(super) use crate::store::idtable::hash64;
 
 /// Most events in one block.
 pub(super) const BLOCK_EVENTS: usize = 4096;
@@ -282,33 +283,6 @@ impl<'a> Block<'a> {
         };
         (0..self.n).map(|_| c.string()).collect()
     }
-}
-
-/// A stable 64-bit hash (the value is stored in files: never change it).
-pub(super) fn hash64(seed: u64, bytes: &[u8]) -> u64 {
-    const K1: u64 = 0x87c3_7b91_1142_53d5;
-    const K2: u64 = 0x4cf5_ad43_2745_937f;
-    let mix = |v: u64| v.wrapping_mul(K1).rotate_left(31).wrapping_mul(K2);
-    let mut h = seed ^ (bytes.len() as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-    let mut chunks = bytes.chunks_exact(8);
-    for chunk in &mut chunks {
-        let mut w = [0u8; 8];
-        w.copy_from_slice(chunk);
-        h = (h ^ mix(u64::from_le_bytes(w)))
-            .rotate_left(27)
-            .wrapping_mul(5)
-            .wrapping_add(0x52dc_e729);
-    }
-    let rest = chunks.remainder();
-    let mut w = [0u8; 8];
-    w[..rest.len()].copy_from_slice(rest);
-    h ^= mix(u64::from_le_bytes(w));
-    // fmix64 (MurmurHash3 finalizer).
-    h ^= h >> 33;
-    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
-    h ^= h >> 33;
-    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
-    h ^ (h >> 33)
 }
 
 #[cfg(test)]

@@ -14,8 +14,8 @@ use rusqlite::Connection;
 
 use super::block::{self, each_hash, hash_positions, Builder};
 use super::codec::Block;
-use super::idtable::IdTable;
 use crate::error::Result;
+use crate::store::idtable::IdTable;
 
 type Map = IdTable;
 

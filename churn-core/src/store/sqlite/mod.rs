@@ -15,7 +15,6 @@ mod checkpoint;
 mod codec;
 mod convert;
 mod dedup;
-mod idtable;
 mod options;
 mod read;
 mod schema;

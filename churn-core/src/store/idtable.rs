@@ -1,11 +1,41 @@
-//! The dedup map's table: 64-bit message-id hashes to block ids, open addressing with
-//! linear probing, key and value in one 16-byte slot, at most half full.
+//! The dedup maps' table: 64-bit message-id hashes to a value (`SqliteStore`: the block
+//! id; `MemoryStore`: the `seq`), open addressing with linear probing, key and value in
+//! one 16-byte slot, at most half full. Shared by both stores, with [`hash64`], the hash
+//! their keys are made of.
 //!
 //! Why not `HashMap`: hashbrown keeps its control bytes apart from its buckets, so a
 //! miss (the common case: a new id) reads one cache line and the insert that follows
-//! writes another, both random. Here the probe and the insert touch the same line, which
-//! the batch's warm-up pass ([`super::dedup::Dedup::warm`]) has already loaded. The keys
-//! are hashes already, so their low bits pick the slot.
+//! writes another, both random. Here the probe and the insert touch the same line (which
+//! `SqliteStore`'s batch warm-up pass has already loaded). The keys are hashes already,
+//! so their low bits pick the slot. The table stores hashes only: its users confirm a hit
+//! against the real message id.
+
+/// A stable 64-bit hash (the value is stored in files: never change it).
+pub(crate) fn hash64(seed: u64, bytes: &[u8]) -> u64 {
+    const K1: u64 = 0x87c3_7b91_1142_53d5;
+    const K2: u64 = 0x4cf5_ad43_2745_937f;
+    let mix = |v: u64| v.wrapping_mul(K1).rotate_left(31).wrapping_mul(K2);
+    let mut h = seed ^ (bytes.len() as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    let mut chunks = bytes.chunks_exact(8);
+    for chunk in &mut chunks {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(chunk);
+        h = (h ^ mix(u64::from_le_bytes(w)))
+            .rotate_left(27)
+            .wrapping_mul(5)
+            .wrapping_add(0x52dc_e729);
+    }
+    let rest = chunks.remainder();
+    let mut w = [0u8; 8];
+    w[..rest.len()].copy_from_slice(rest);
+    h ^= mix(u64::from_le_bytes(w));
+    // fmix64 (MurmurHash3 finalizer).
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    h ^ (h >> 33)
+}
 
 /// Key 0 marks an empty slot; the key 0 itself lives in `zero`.
 #[derive(Clone, Copy, Default)]
@@ -14,7 +44,7 @@ struct Slot {
     value: i64,
 }
 
-pub(super) struct IdTable {
+pub(crate) struct IdTable {
     /// A power of two in length.
     slots: Vec<Slot>,
     /// Occupied slots.
@@ -24,7 +54,7 @@ pub(super) struct IdTable {
 
 impl IdTable {
     /// A table for about `n` keys before it grows.
-    pub fn with_capacity(n: usize) -> Self {
+    pub(crate) fn with_capacity(n: usize) -> Self {
         let cap = n.max(8).saturating_mul(2).next_power_of_two();
         IdTable {
             slots: vec![Slot::default(); cap],
@@ -51,7 +81,7 @@ impl IdTable {
     }
 
     /// The value of `key`.
-    pub fn get(&self, key: u64) -> Option<i64> {
+    pub(crate) fn get(&self, key: u64) -> Option<i64> {
         if key == 0 {
             return self.zero;
         }
@@ -72,7 +102,7 @@ impl IdTable {
     }
 
     /// Set `key` to `value`; returns the value it had.
-    pub fn insert(&mut self, key: u64, value: i64) -> Option<i64> {
+    pub(crate) fn insert(&mut self, key: u64, value: i64) -> Option<i64> {
         if key == 0 {
             return self.zero.replace(value);
         }
@@ -86,7 +116,7 @@ impl IdTable {
 
     /// The value of `key` when it has one (left as it is); else set it to `value` and
     /// return `None`. One probe either way.
-    pub fn get_or_insert(&mut self, key: u64, value: i64) -> Option<i64> {
+    pub(crate) fn get_or_insert(&mut self, key: u64, value: i64) -> Option<i64> {
         if key == 0 {
             if self.zero.is_none() {
                 self.zero = Some(value);
@@ -104,7 +134,7 @@ impl IdTable {
 
     /// Remove `key`; returns its value. Later slots of the probe run shift back, so no
     /// tombstones are left.
-    pub fn remove(&mut self, key: u64) -> Option<i64> {
+    pub(crate) fn remove(&mut self, key: u64) -> Option<i64> {
         if key == 0 {
             return self.zero.take();
         }
