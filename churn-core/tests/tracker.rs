@@ -275,6 +275,37 @@ fn store_failure_keeps_messages_and_flush_reports_it() {
 }
 
 #[test]
+fn a_failure_between_chunks_keeps_the_rest_in_order_and_stores_each_once() {
+    // Batches of 3 and the second store call failing: the writer holds more than one
+    // chunk when it fails (the chunks it applied stay applied, the rest is retried).
+    let store = Arc::new(ControlledStore::new());
+    store.fail_at.store(2, std::sync::atomic::Ordering::SeqCst);
+    store.close_gate();
+    let a = quiet(store.clone())
+        .batch_size(3)
+        .retry_backoff(Duration::from_millis(10), Duration::from_millis(20))
+        .build()
+        .unwrap();
+    for i in 0..10 {
+        a.track(Event::track("e").user_id("u").property("i", i))
+            .unwrap();
+    }
+    store.open_gate();
+    let first = a.flush();
+    assert!(first.is_err() || a.stats().failures == 1, "{first:?}");
+    a.flush().unwrap();
+    let is: Vec<i64> = store
+        .events()
+        .iter()
+        .map(|e| e.event.properties["i"].as_i64().unwrap())
+        .collect();
+    assert_eq!(is, (0..10).collect::<Vec<_>>());
+    let st = a.stats();
+    assert_eq!((st.inserted, st.duplicates, st.pending), (10, 0, 0));
+    assert_eq!(st.failures, 1);
+}
+
+#[test]
 fn the_writer_retries_on_its_own_after_a_failure() {
     let store = Arc::new(ControlledStore::new());
     store.set_failing(true);

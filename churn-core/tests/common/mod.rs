@@ -23,6 +23,8 @@ pub struct ControlledStore {
     pub panic_once: AtomicBool,
     /// `sync` calls so far.
     pub syncs: AtomicUsize,
+    /// The `apply` call with this number (1 = the first; 0 = none) fails.
+    pub fail_at: AtomicUsize,
 }
 
 impl ControlledStore {
@@ -60,7 +62,10 @@ impl Store for ControlledStore {
             closed = self.gate.wait(closed).unwrap();
         }
         drop(closed);
-        self.applies.fetch_add(1, Ordering::SeqCst);
+        let n = self.applies.fetch_add(1, Ordering::SeqCst) + 1;
+        if self.fail_at.load(Ordering::SeqCst) == n {
+            return Err(Error::storage("disk full (test, one call)"));
+        }
         if self.panic_once.swap(false, Ordering::SeqCst) {
             panic!("store bug (test)");
         }
