@@ -224,9 +224,10 @@ impl Writer {
             let r = self.apply_chunk(local, &mut out, unsynced);
             return (out, r);
         }
-        let mut rest = std::mem::take(local).into_iter();
+        // `local` keeps its allocation (it goes back to the queue as its buffer).
         let mut chunk = Vec::with_capacity(self.batch_size);
         let mut failed = Ok(());
+        let mut rest = local.drain(..);
         loop {
             chunk.extend(rest.by_ref().take(self.batch_size));
             if chunk.is_empty() {
@@ -239,7 +240,7 @@ impl Writer {
         }
         // What was not applied stays, in order, for the next attempt.
         chunk.extend(rest);
-        *local = chunk;
+        local.append(&mut chunk);
         (out, failed)
     }
 
