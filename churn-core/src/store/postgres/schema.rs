@@ -167,7 +167,8 @@ DROP TABLE churn_events_v2;
         // Message ids in canonical UUID form (most of them: the SDKs make UUIDs) move to
         // `churn_message_uuids` as 16-byte `uuid`s keyed by the id first (see `ids.rs`:
         // the regular expression below is `ids::UUID_RE`, checked by a test); the
-        // others stay as text in `churn_message_ids`. The per-person index becomes a
+        // others stay as text in a rebuilt `churn_message_ids` (cheaper than deleting
+        // the moved rows, and leaves no dead rows behind). The per-person index becomes a
         // hash index on `person` (an insert goes straight to its bucket instead of down
         // a btree of ~10,000 random text keys; `person = ANY(..)` still finds a
         // person's rows, by bitmap scan, with `project` checked on the rows).
@@ -184,8 +185,18 @@ INSERT INTO churn_message_uuids (message_id, project, ts)
 SELECT message_id::uuid, project, ts FROM churn_message_ids
 WHERE message_id ~ '^[0123456789abcdef]{8}-[0123456789abcdef]{4}-[0123456789abcdef]{4}-[0123456789abcdef]{4}-[0123456789abcdef]{12}$'
 ORDER BY 1;
-DELETE FROM churn_message_ids
-WHERE message_id ~ '^[0123456789abcdef]{8}-[0123456789abcdef]{4}-[0123456789abcdef]{4}-[0123456789abcdef]{4}-[0123456789abcdef]{12}$';
+ALTER TABLE churn_message_ids RENAME TO churn_message_ids_v3;
+ALTER INDEX churn_message_ids_pkey RENAME TO churn_message_ids_v3_pkey;
+CREATE TABLE churn_message_ids (
+    project text NOT NULL,
+    message_id text NOT NULL,
+    ts bigint NOT NULL,
+    PRIMARY KEY (project, message_id)
+);
+INSERT INTO churn_message_ids (project, message_id, ts)
+SELECT project, message_id, ts FROM churn_message_ids_v3
+WHERE message_id !~ '^[0123456789abcdef]{8}-[0123456789abcdef]{4}-[0123456789abcdef]{4}-[0123456789abcdef]{4}-[0123456789abcdef]{12}$';
+DROP TABLE churn_message_ids_v3;
 ",
     ),
 ];
