@@ -18,12 +18,15 @@
 //! - `seq` is assigned per project in commit order: writers lock the project's counter
 //!   row inside their transaction, so a reader's `after_seq` cursor never skips a row
 //!   committed later with a smaller `seq`;
-//! - a batch claims its message ids in `churn_message_ids` (one `INSERT ... ON CONFLICT
-//!   DO NOTHING RETURNING`), then the new events go straight into the monthly
+//! - a batch claims its message ids ([`ids`]: canonical UUIDs as `uuid` in
+//!   `churn_message_uuids`, other ids as text in `churn_message_ids`; binary `COPY`,
+//!   sorted, in a savepoint, with an `INSERT ... ON CONFLICT DO NOTHING RETURNING` retry
+//!   when one is a duplicate), then the new events go straight into the monthly
 //!   partitions of `churn_events` with `COPY ... FROM STDIN (FORMAT binary)`;
 //! - scans of the core columns stream one `COPY (SELECT ...) TO STDOUT (FORMAT binary)`.
 
 mod copy;
+mod ids;
 mod partition;
 mod pool;
 mod read;
