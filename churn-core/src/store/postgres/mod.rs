@@ -21,12 +21,15 @@
 //! - a batch claims its message ids in `churn_message_ids` (one `INSERT ... ON CONFLICT
 //!   DO NOTHING RETURNING`), then the new events go straight into the monthly
 //!   partitions of `churn_events` with `COPY ... FROM STDIN (FORMAT binary)`;
-//! - scans of the core columns stream one `COPY (SELECT ...) TO STDOUT (FORMAT binary)`.
+//! - scans of the core columns stream `COPY (SELECT ...) TO STDOUT (FORMAT binary)`,
+//!   received on fetch threads while the caller decodes, a large scan by two
+//!   connections at once (module `scan`).
 
 mod copy;
 mod partition;
 mod pool;
 mod read;
+mod scan;
 mod schema;
 mod write;
 
@@ -357,7 +360,7 @@ impl Store for PostgresStore {
         req: &ScanRequest,
         visit: &mut dyn FnMut(&EventRow<'_>) -> ControlFlow<()>,
     ) -> Result<()> {
-        read::scan_rows_copy(self, project, req, visit)
+        scan::scan_rows_copy(self, project, req, scan::SLICING, visit)
     }
 
     fn user(&self, project: &str, user_id: &str) -> Result<Option<UserRecord>> {
