@@ -239,6 +239,9 @@ fn run(a: &Args) -> Result<(), String> {
     )?
     .join("");
     println!("server: PostgreSQL {version} ({settings})");
+    if let Ok(n) = std::env::var("CHURN_PG_LOAD_CONNS") {
+        println!("CHURN_PG_LOAD_CONNS={n} (large scans sliced over that many connections)");
+    }
     if a.load_only {
         return load_only(a);
     }

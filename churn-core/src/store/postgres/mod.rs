@@ -22,8 +22,7 @@
 //!   DO NOTHING RETURNING`), then the new events go straight into the monthly
 //!   partitions of `churn_events` with `COPY ... FROM STDIN (FORMAT binary)`;
 //! - scans of the core columns stream `COPY (SELECT ...) TO STDOUT (FORMAT binary)`,
-//!   received on fetch threads while the caller decodes, a large scan by two
-//!   connections at once (module `scan`).
+//!   received on a fetch thread while the caller decodes (module `scan`).
 
 mod copy;
 mod partition;
@@ -360,7 +359,7 @@ impl Store for PostgresStore {
         req: &ScanRequest,
         visit: &mut dyn FnMut(&EventRow<'_>) -> ControlFlow<()>,
     ) -> Result<()> {
-        scan::scan_rows_copy(self, project, req, scan::SLICING, visit)
+        scan::scan_rows_copy(self, project, req, scan::slicing(), visit)
     }
 
     fn user(&self, project: &str, user_id: &str) -> Result<Option<UserRecord>> {

@@ -1,21 +1,22 @@
 //! Bulk scans of the core columns ([`Store::scan_rows`](crate::store::Store::scan_rows),
-//! what [`Engine::load`](crate::engine::Engine::load) and every refresh read): one
-//! `COPY (SELECT ...) TO STDOUT (FORMAT binary)` per slice, decoded here without
-//! allocating per row.
+//! what [`Engine::load`](crate::engine::Engine::load) and every refresh read):
+//! `COPY (SELECT ...) TO STDOUT (FORMAT binary)`, decoded here without allocating per
+//! row.
 //!
-//! The data is received on fetch threads of their own, which drive the store's runtime
-//! (so the sockets keep being read) and hand the caller's thread the data through short
-//! bounded queues: the server produces rows, a fetch thread receives them and the
-//! caller decodes and visits them, all at once.
+//! The data is received on a fetch thread of its own, which drives the store's runtime
+//! (so the socket keeps being read) and hands the caller's thread a megabyte at a time
+//! through a short bounded queue: the server produces rows, the fetch thread receives
+//! them and the caller decodes and visits them, all at once (before, the socket was
+//! read only between the caller's batches, so server and caller took turns).
 //!
-//! A small or filtered scan (a refresh) is one statement ordered by `seq` (an index
-//! scan), handed over a megabyte at a time. A large unfiltered scan (a first load) is
-//! cut into `seq` ranges of [`SLICE`] values, read by [`CONNS`] connections at once
+//! By default every scan is one statement ordered by `seq` (an index scan). With
+//! `CHURN_PG_LOAD_CONNS=2` (see [`slicing`]) a large unfiltered scan (a first load) is
+//! cut into `seq` ranges of [`SLICE`] values read by that many connections at once,
 //! without `ORDER BY` (a bitmap heap scan reads each range's pages in physical order,
-//! about a third less server CPU than the ordered index scan); the caller sorts each
-//! range by `seq` (usually already in order: rows are appended in `seq` order) and
-//! visits the ranges in order, so rows still arrive in `seq` order exactly as from
-//! one ordered statement.
+//! about a third less server CPU than the ordered index scan); the fetch thread sorts
+//! each range by `seq` and the caller visits the ranges in order, so rows still arrive
+//! in `seq` order exactly as from one ordered statement. It spends more client CPU than
+//! it saves on the server, so it only pays when cores are idle.
 
 use std::ops::ControlFlow;
 use std::sync::mpsc::{channel, sync_channel, Receiver, Sender, SyncSender};
@@ -34,22 +35,36 @@ use crate::time::Timestamp;
 const GATHER: usize = 1 << 20;
 /// Hand-overs queued per fetch thread (memory in flight: about `QUEUE` megabytes each).
 const QUEUE: usize = 16;
-/// Connections a sliced scan reads with at once.
-pub(super) const CONNS: usize = 2;
-/// When a scan is cut into `seq` ranges, and how wide they are.
+/// When a scan is cut into `seq` ranges read by several connections, and how.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Slicing {
+    /// Connections reading ranges at once; 1: never sliced.
+    pub conns: usize,
     /// Scans of fewer `seq` values than this run as one ordered statement.
     pub from: u64,
     /// `seq` values per range.
     pub width: u64,
 }
 
-/// The slicing of [`Store::scan_rows`].
-pub(super) const SLICING: Slicing = Slicing {
-    from: 400_000,
-    width: SLICE,
-};
+/// The slicing of [`Store::scan_rows`]: off unless `CHURN_PG_LOAD_CONNS` (2 to 8, read
+/// once) asks for that many connections. Off by default: on the shared 2-core machine
+/// one ordered statement received on a fetch thread loaded 10M events as fast or
+/// faster for less client CPU (benches/README.md, #9 load).
+pub(super) fn slicing() -> Slicing {
+    static CONNS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    let conns = *CONNS.get_or_init(|| {
+        std::env::var("CHURN_PG_LOAD_CONNS")
+            .ok()
+            .and_then(|v| v.trim().parse::<usize>().ok())
+            .map_or(1, |n| n.clamp(1, 8))
+    });
+    Slicing {
+        conns,
+        from: 400_000,
+        width: SLICE,
+    }
+}
+
 /// `seq` values per range of a sliced scan (the last range is open-ended): about 15 MB
 /// of `COPY` data, of which the caller holds one while it sorts and visits it, and each
 /// fetch thread at most two.
@@ -122,7 +137,8 @@ fn slices(
     cut: Slicing,
 ) -> Result<Vec<(u64, Option<u64>)>> {
     let after = req.after_seq.unwrap_or(0);
-    let plain = req.range.from.is_none()
+    let plain = cut.conns > 1
+        && req.range.from.is_none()
         && req.range.to.is_none()
         && req.events.is_none()
         && req.users.is_none()
@@ -384,7 +400,7 @@ pub(super) fn scan_rows_copy(
 ) -> Result<()> {
     let ranges = slices(store, project, req, cut)?;
     let sliced = ranges.len() > 1;
-    let conns = CONNS.min(ranges.len());
+    let conns = cut.conns.clamp(1, ranges.len().max(1));
     // Fetcher k reads the ranges k, k + conns, k + 2 * conns, ...
     let mut plans: Vec<Vec<String>> = vec![Vec::new(); conns];
     for (i, (lo, hi)) in ranges.iter().enumerate() {

@@ -78,6 +78,7 @@ fn events(first: usize, n: usize) -> Vec<crate::event::Event> {
 }
 
 const TINY: Slicing = Slicing {
+    conns: 2,
     from: 10,
     width: 97,
 };
@@ -88,7 +89,8 @@ fn sliced_scan_matches_ordered_scans() {
     let s = PostgresStore::connect(&fresh_db(&url, "slice")).unwrap();
     s.append(DEFAULT_PROJECT, &events(0, 3_000)).unwrap();
     let one = Slicing {
-        from: u64::MAX,
+        conns: 1,
+        from: 10,
         width: 1,
     };
     for after in [0, 1, 96, 100, 2_980, 2_999, 3_000, 5_000] {
