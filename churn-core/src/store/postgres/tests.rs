@@ -22,7 +22,7 @@ pub(crate) fn test_url() -> Option<String> {
 }
 
 /// A fresh, empty database on the test server (dropped and re-made).
-fn fresh_db(url: &str, tag: &str) -> String {
+pub(super) fn fresh_db(url: &str, tag: &str) -> String {
     static N: AtomicUsize = AtomicUsize::new(0);
     let name = format!(
         "churn_t_{tag}_{}_{}",
@@ -123,7 +123,7 @@ fn open_location_picks_postgres_for_urls() {
 }
 
 /// A plain driver client on `url`, with the runtime that drives its connection.
-fn client(url: &str) -> (tokio::runtime::Runtime, tokio_postgres::Client) {
+pub(super) fn client(url: &str) -> (tokio::runtime::Runtime, tokio_postgres::Client) {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -137,7 +137,7 @@ fn client(url: &str) -> (tokio::runtime::Runtime, tokio_postgres::Client) {
 }
 
 /// Run `sql` on the database at `url`.
-fn exec(url: &str, sql: &str) {
+pub(super) fn exec(url: &str, sql: &str) {
     let (rt, c) = client(url);
     rt.block_on(c.batch_execute(sql)).unwrap();
 }
