@@ -3,93 +3,15 @@
 //! another handle on the file (as another process would write), identity links,
 //! deletions.
 
-use std::ops::ControlFlow;
-use std::sync::atomic::{AtomicUsize, Ordering};
+mod common;
+
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use churn_core::engine::{ActiveUsersRequest, Engine};
 use churn_core::event::{Event, Identify, Message};
 use churn_core::store::*;
-use churn_core::{Result, Timestamp};
-
-/// A [`SqliteStore`] that counts `stats` calls (each real refresh makes one).
-struct Counting {
-    inner: SqliteStore,
-    stats: AtomicUsize,
-}
-
-impl Store for Counting {
-    fn schema_version(&self) -> Result<u32> {
-        self.inner.schema_version()
-    }
-    fn apply(&self, project: &str, messages: &[Message]) -> Result<AppendOutcome> {
-        self.inner.apply(project, messages)
-    }
-    fn scan(
-        &self,
-        project: &str,
-        req: &ScanRequest,
-        visit: &mut dyn FnMut(StoredEvent) -> ControlFlow<()>,
-    ) -> Result<()> {
-        self.inner.scan(project, req, visit)
-    }
-    fn scan_rows(
-        &self,
-        project: &str,
-        req: &ScanRequest,
-        visit: &mut dyn FnMut(&EventRow<'_>) -> ControlFlow<()>,
-    ) -> Result<()> {
-        self.inner.scan_rows(project, req, visit)
-    }
-    fn user(&self, project: &str, user_id: &str) -> Result<Option<UserRecord>> {
-        self.inner.user(project, user_id)
-    }
-    fn users(&self, project: &str) -> Result<Vec<UserRecord>> {
-        self.inner.users(project)
-    }
-    fn identities(&self, project: &str) -> Result<Vec<IdentityLink>> {
-        self.inner.identities(project)
-    }
-    fn set_consent(&self, project: &str, id: &str, granted: bool, at: Timestamp) -> Result<()> {
-        self.inner.set_consent(project, id, granted, at)
-    }
-    fn consents(&self, project: &str) -> Result<Vec<ConsentRecord>> {
-        self.inner.consents(project)
-    }
-    fn delete_user(&self, project: &str, user_id: &str) -> Result<DeleteReport> {
-        self.inner.delete_user(project, user_id)
-    }
-    fn rewrite_user(
-        &self,
-        project: &str,
-        user_id: &str,
-        rewrite: &mut dyn FnMut(Event) -> Event,
-    ) -> Result<DeleteReport> {
-        self.inner.rewrite_user(project, user_id, rewrite)
-    }
-    fn purge_before(&self, project: &str, before: Timestamp) -> Result<u64> {
-        self.inner.purge_before(project, before)
-    }
-    fn put_object(&self, project: &str, namespace: &str, key: &str, value: &[u8]) -> Result<()> {
-        self.inner.put_object(project, namespace, key, value)
-    }
-    fn get_object(&self, project: &str, namespace: &str, key: &str) -> Result<Option<Vec<u8>>> {
-        self.inner.get_object(project, namespace, key)
-    }
-    fn list_objects(&self, project: &str, namespace: &str) -> Result<Vec<String>> {
-        self.inner.list_objects(project, namespace)
-    }
-    fn delete_object(&self, project: &str, namespace: &str, key: &str) -> Result<bool> {
-        self.inner.delete_object(project, namespace, key)
-    }
-    fn stats(&self, project: &str) -> Result<StoreStats> {
-        self.stats.fetch_add(1, Ordering::SeqCst);
-        self.inner.stats(project)
-    }
-    fn change_token(&self) -> Result<Option<u64>> {
-        self.inner.change_token()
-    }
-}
+use churn_core::Timestamp;
 
 fn ev(name: &str, user: &str, day: u32) -> Event {
     Event::track(name)
@@ -109,15 +31,15 @@ fn users(e: &Engine) -> u64 {
 fn refresh_reads_the_store_only_after_a_commit() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("events.db");
-    let store = Arc::new(Counting {
-        inner: SqliteStore::open(&path).unwrap(),
-        stats: AtomicUsize::new(0),
-    });
+    // Counts `stats` calls: each refresh that reads the store makes one.
+    let store = Arc::new(common::ControlledStore::wrapping(
+        SqliteStore::open(&path).unwrap(),
+    ));
     store
         .append(DEFAULT_PROJECT, &[ev("login", "u1", 2)])
         .unwrap();
     let engine = Engine::load(store.clone(), DEFAULT_PROJECT).unwrap();
-    let reads = || store.stats.load(Ordering::SeqCst);
+    let reads = || store.stats_calls.load(Ordering::SeqCst);
     let r0 = reads();
 
     // Nothing committed since the load: no read, same answer.

@@ -74,16 +74,25 @@ def test_refresh_and_memory_usage(shop: churnlens.Analytics) -> None:
     assert shop.active_users(period="month")["total_users"] == 3
 
 
-def test_to_pandas_and_polars(shop: churnlens.Analytics) -> None:
+def test_rows_of_a_report(shop: churnlens.Analytics) -> None:
     report = shop.active_users(period="month")
-    rows = churnlens._rows if hasattr(churnlens, "_rows") else None
-    assert rows is not None
+    rows = churnlens._rows
     assert rows(report, None)[0]["label"] == "2026-01"
     with pytest.raises(churnlens.ValidationError):
         rows({"x": 1}, None)
-    try:
-        import pandas  # noqa: F401
-    except ImportError:
-        pytest.skip("pandas not installed")
+
+
+def test_to_pandas(shop: churnlens.Analytics) -> None:
+    pytest.importorskip("pandas")  # installed by ./dev test_python (requirements-dev.txt)
+    report = shop.active_users(period="month")
     df = churnlens.to_pandas(report)
     assert list(df["active_users"])[:2] == [2, 1]
+    assert list(df["label"])[:2] == ["2026-01", "2026-02"]
+
+
+def test_to_polars(shop: churnlens.Analytics) -> None:
+    pytest.importorskip("polars")  # installed by ./dev test_python (requirements-dev.txt)
+    report = shop.active_users(period="month")
+    df = churnlens.to_polars(report)
+    assert df["active_users"].to_list()[:2] == [2, 1]
+    assert df["label"].to_list()[:2] == ["2026-01", "2026-02"]

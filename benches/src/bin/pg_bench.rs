@@ -14,13 +14,26 @@
 //! (50,000: row-by-row is slow, so it gets a prefix of the same rows), `--keep` (keep the
 //! last run's database). CPU figures add the client's CPU time and the server
 //! backends' (read from `/proc`, so the server must run on this machine).
+//!
+//! Load-only mode (the "engine load of 10M events" goal without paying a 10M ingest per
+//! run): `--load-only` skips the ingest runs and the Python baseline; the database
+//! `--db NAME` (default `churn_bench_load`) is filled once by `PostgresStore::apply`
+//! (the real write path, batches of `--batch`, timed and printed) unless it already
+//! holds exactly `--events` events, and is kept for the next invocation; then each run
+//! times `scan_rows` of everything and `Engine::load` (the load a server does),
+//! printing wall time, client and server CPU and the client's peak RSS during the load.
+//!
+//! ```text
+//! pg_bench --load-only --events 10000000 --runs 3      # fills once (~100 s), then loads
+//! pg_bench --load-only --events 10000000 --runs 3      # again: loads only
+//! ```
 
 use std::ops::ControlFlow;
 use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use churn_benches::{cpu_time, generate, median, write_rows};
+use churn_benches::{cpu_time, generate, median, peak_rss_bytes, reset_peak_rss, write_rows};
 use churn_core::engine::Engine;
 use churn_core::event::{Event, Message};
 use churn_core::store::{PostgresStore, ScanRequest, Store, DEFAULT_PROJECT};
@@ -37,6 +50,8 @@ struct Args {
     python: Option<String>,
     python_events: usize,
     keep: bool,
+    load_only: bool,
+    db: Option<String>,
 }
 
 fn parse() -> Result<Args, String> {
@@ -48,6 +63,8 @@ fn parse() -> Result<Args, String> {
         python: None,
         python_events: 50_000,
         keep: false,
+        load_only: false,
+        db: None,
     };
     let mut it = std::env::args().skip(1);
     let num = |v: Option<String>, k: &str| -> Result<usize, String> {
@@ -65,6 +82,8 @@ fn parse() -> Result<Args, String> {
             "--python" => a.python = Some(it.next().ok_or("--python needs a value")?),
             "--python-events" => a.python_events = num(it.next(), &k)?,
             "--keep" => a.keep = true,
+            "--load-only" => a.load_only = true,
+            "--db" => a.db = Some(it.next().ok_or("--db needs a value")?),
             _ => return Err(format!("unknown argument {k}")),
         }
     }
@@ -220,6 +239,12 @@ fn run(a: &Args) -> Result<(), String> {
     )?
     .join("");
     println!("server: PostgreSQL {version} ({settings})");
+    if let Ok(n) = std::env::var("CHURN_PG_LOAD_CONNS") {
+        println!("CHURN_PG_LOAD_CONNS={n} (large scans sliced over that many connections)");
+    }
+    if a.load_only {
+        return load_only(a);
+    }
     let mut ingest = Vec::new();
     let db = format!("churn_bench_{}", std::process::id());
     let mut db_url = String::new();
@@ -279,56 +304,145 @@ fn run(a: &Args) -> Result<(), String> {
         }
     }
     // Reads of the last run's database.
+    reads(a, &db_url, &db)?;
+    if !a.keep {
+        admin(&a.url, &format!("DROP DATABASE IF EXISTS {db}"))?;
+    }
+    Ok(())
+}
+
+/// `--load-only`: fill database `--db` once (unless it already holds `--events` events),
+/// keep it, and time the reads.
+fn load_only(a: &Args) -> Result<(), String> {
+    let db = a.db.clone().unwrap_or_else(|| "churn_bench_load".into());
+    let exists = !admin(
+        &a.url,
+        &format!("SELECT 1 FROM pg_database WHERE datname = '{db}'"),
+    )?
+    .is_empty();
+    let mut db_url = churn_core::store::postgres::with_database(&a.url, &db);
+    let held = if exists {
+        PostgresStore::connect(&db_url)
+            .and_then(|s| s.stats(DEFAULT_PROJECT))
+            .map(|s| s.events as usize)
+            .unwrap_or(0)
+    } else {
+        0
+    };
+    if held == a.events {
+        println!("database {db} already holds {held} events: reusing it (no fill)");
+    } else {
+        println!(
+            "filling database {db} with {} events by PostgresStore::apply (it held {held})",
+            a.events
+        );
+        db_url = fresh_db(&a.url, &db)?;
+        let r = ingest_run(a, &db_url, &db)?;
+        println!(
+            "  fill: {:.2} s, {:.0} events/s (client CPU {:.2} s, server CPU {:.2} s), load {}",
+            r.0,
+            a.events as f64 / r.0,
+            r.1,
+            r.2,
+            load_avg()
+        );
+        admin(&db_url, "VACUUM ANALYZE")?;
+    }
+    reads(a, &db_url, &db)?;
+    println!("database {db} kept (DROP DATABASE {db} to free it)");
+    Ok(())
+}
+
+/// One timed read: wall s, client CPU s, server CPU s, client peak RSS MiB.
+type Read = (f64, f64, f64, f64);
+
+/// Time `f` with the client's and the server's CPU and the client's peak RSS.
+fn measure(a: &Args, db: &str, f: impl FnOnce() -> Result<(), String>) -> Result<Read, String> {
+    let server0 = server_cpu(&a.url, db);
+    let rss_reset = reset_peak_rss();
+    let (c0, t) = (cpu_time(), Instant::now());
+    f()?;
+    let w = t.elapsed().as_secs_f64();
+    let c = cpu_time()
+        .zip(c0)
+        .map_or(0.0, |(y, x)| (y - x).as_secs_f64());
+    let s = server_cpu(&a.url, db).saturating_sub(server0).as_secs_f64();
+    let rss = match (rss_reset, peak_rss_bytes()) {
+        (true, Some(b)) => b as f64 / (1 << 20) as f64,
+        _ => f64::NAN,
+    };
+    Ok((w, c, s, rss))
+}
+
+/// `scan_rows` of everything and `Engine::load`, `--runs` times each; prints each run
+/// and the medians.
+fn reads(a: &Args, db_url: &str, db: &str) -> Result<(), String> {
     let store: Arc<dyn Store> =
-        Arc::new(PostgresStore::connect(&db_url).map_err(|e| e.to_string())?);
+        Arc::new(PostgresStore::connect(db_url).map_err(|e| e.to_string())?);
     let (mut scan, mut load) = (Vec::new(), Vec::new());
+    let show = |what: &str, r: &Read| {
+        println!(
+            "  {what}: {:.2} s wall, client CPU {:.2} s, server CPU {:.2} s, client peak RSS {:.0} MiB, load {}",
+            r.0,
+            r.1,
+            r.2,
+            r.3,
+            load_avg()
+        )
+    };
     for _ in 0..a.runs {
-        let server0 = server_cpu(&a.url, &db);
-        let (c0, t) = (cpu_time(), Instant::now());
         let mut rows = 0usize;
-        store
-            .scan_rows(DEFAULT_PROJECT, &ScanRequest::new(), &mut |_| {
-                rows += 1;
-                ControlFlow::Continue(())
-            })
-            .map_err(|e| e.to_string())?;
-        let w = t.elapsed().as_secs_f64();
-        let c = cpu_time()
-            .zip(c0)
-            .map_or(0.0, |(y, x)| (y - x).as_secs_f64());
-        let s = server_cpu(&a.url, &db)
-            .saturating_sub(server0)
-            .as_secs_f64();
+        let r = measure(a, db, || {
+            store
+                .scan_rows(DEFAULT_PROJECT, &ScanRequest::new(), &mut |_| {
+                    rows += 1;
+                    ControlFlow::Continue(())
+                })
+                .map_err(|e| e.to_string())
+        })?;
         if rows != a.events {
             return Err(format!("scan_rows saw {rows} of {} events", a.events));
         }
-        scan.push((w, c, s));
-        let t = Instant::now();
-        let e = Engine::load(store.clone(), DEFAULT_PROJECT).map_err(|e| e.to_string())?;
-        load.push(t.elapsed().as_secs_f64());
-        drop(e);
+        show("scan_rows", &r);
+        scan.push(r);
+        let mut engine = None;
+        let r = measure(a, db, || {
+            engine = Some(Engine::load(store.clone(), DEFAULT_PROJECT).map_err(|e| e.to_string())?);
+            Ok(())
+        })?;
+        let got = engine.map_or(0, |e| e.memory_usage().events);
+        show("Engine::load", &r);
+        if got != a.events as u64 {
+            return Err(format!("Engine::load holds {got} of {} events", a.events));
+        }
+        load.push(r);
     }
-    let m = |v: &[(f64, f64, f64)], k: usize| {
-        median(&v.iter().map(|r| [r.0, r.1, r.2][k]).collect::<Vec<_>>())
+    let m = |v: &[Read], k: usize| {
+        median(
+            &v.iter()
+                .map(|r| [r.0, r.1, r.2, r.3][k])
+                .collect::<Vec<_>>(),
+        )
     };
     println!(
-        "scan_rows of {} events: {:.2} s (median; client CPU {:.2} s, server CPU {:.2} s), {:.0} rows/s",
+        "scan_rows of {} events: {:.2} s (median of {}; client CPU {:.2} s, server CPU {:.2} s), {:.0} rows/s",
         a.events,
         m(&scan, 0),
+        a.runs,
         m(&scan, 1),
         m(&scan, 2),
         a.events as f64 / m(&scan, 0)
     );
     println!(
-        "Engine::load of {} events: {:.2} s (median of {}), load average {}",
+        "Engine::load of {} events: {:.2} s (median of {}; client CPU {:.2} s, server CPU {:.2} s, \
+         client peak RSS {:.0} MiB), load average {}",
         a.events,
-        median(&load),
+        m(&load, 0),
         a.runs,
+        m(&load, 1),
+        m(&load, 2),
+        m(&load, 3),
         load_avg()
     );
-    drop(store);
-    if !a.keep {
-        admin(&a.url, &format!("DROP DATABASE IF EXISTS {db}"))?;
-    }
     Ok(())
 }

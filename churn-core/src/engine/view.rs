@@ -424,9 +424,22 @@ impl View {
             perm[next[p]] = i as u32;
             next[p] += 1;
         }
+        // Each run is sorted on a contiguous copy of its keys: sorting the positions
+        // with keys read through them would miss the cache at every comparison (a
+        // person's events are spread over the columns).
+        let mut keyed: Vec<(i64, u64, u32)> = Vec::new();
         for p in 0..persons {
-            perm[offsets[p]..offsets[p + 1]]
-                .sort_by_key(|&i| (cols.ts[i as usize], cols.seq[i as usize]));
+            let run = &mut perm[offsets[p]..offsets[p + 1]];
+            keyed.clear();
+            keyed.extend(
+                run.iter()
+                    .map(|&i| (cols.ts[i as usize], cols.seq[i as usize], i)),
+            );
+            // `seq` is unique, so this is the `(timestamp, seq)` order.
+            keyed.sort();
+            for (slot, k) in run.iter_mut().zip(&keyed) {
+                *slot = k.2;
+            }
         }
         let mut out = cols.gather(&perm);
         drop(cols);

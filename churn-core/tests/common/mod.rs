@@ -1,5 +1,5 @@
 //! Test helpers: a store wrapper that can be made slow (a closed gate blocks `apply`) or
-//! failing, and small polling helpers.
+//! failing and counts `apply` / `sync` / `stats` calls, and small polling helpers.
 #![allow(dead_code)]
 
 use std::ops::ControlFlow;
@@ -11,10 +11,11 @@ use churn_core::event::{Event, Message};
 use churn_core::store::*;
 use churn_core::{Error, Result, Timestamp};
 
-/// A [`MemoryStore`] whose `apply` can be held back (gate closed) or made to fail.
+/// A store (a [`MemoryStore`] unless built with [`ControlledStore::wrapping`]) whose
+/// `apply` can be held back (gate closed) or made to fail.
 #[derive(Default)]
-pub struct ControlledStore {
-    pub inner: MemoryStore,
+pub struct ControlledStore<S: Store = MemoryStore> {
+    pub inner: S,
     pub fail: AtomicBool,
     gate_closed: Mutex<bool>,
     gate: Condvar,
@@ -25,11 +26,30 @@ pub struct ControlledStore {
     pub syncs: AtomicUsize,
     /// The `apply` call with this number (1 = the first; 0 = none) fails.
     pub fail_at: AtomicUsize,
+    /// `stats` calls so far (each real `Engine::refresh` makes one).
+    pub stats_calls: AtomicUsize,
 }
 
 impl ControlledStore {
     pub fn new() -> Self {
         Self::default()
+    }
+}
+
+impl<S: Store> ControlledStore<S> {
+    /// `inner` behind an open gate, not failing.
+    pub fn wrapping(inner: S) -> Self {
+        ControlledStore {
+            inner,
+            fail: AtomicBool::new(false),
+            gate_closed: Mutex::new(false),
+            gate: Condvar::new(),
+            applies: AtomicUsize::new(0),
+            panic_once: AtomicBool::new(false),
+            syncs: AtomicUsize::new(0),
+            fail_at: AtomicUsize::new(0),
+            stats_calls: AtomicUsize::new(0),
+        }
     }
 
     pub fn close_gate(&self) {
@@ -52,7 +72,7 @@ impl ControlledStore {
     }
 }
 
-impl Store for ControlledStore {
+impl<S: Store> Store for ControlledStore<S> {
     fn schema_version(&self) -> Result<u32> {
         self.inner.schema_version()
     }
@@ -136,7 +156,11 @@ impl Store for ControlledStore {
         self.inner.sync()
     }
     fn stats(&self, project: &str) -> Result<StoreStats> {
+        self.stats_calls.fetch_add(1, Ordering::SeqCst);
         self.inner.stats(project)
+    }
+    fn change_token(&self) -> Result<Option<u64>> {
+        self.inner.change_token()
     }
 }
 

@@ -18,15 +18,20 @@
 //! - `seq` is assigned per project in commit order: writers lock the project's counter
 //!   row inside their transaction, so a reader's `after_seq` cursor never skips a row
 //!   committed later with a smaller `seq`;
-//! - a batch claims its message ids in `churn_message_ids` (one `INSERT ... ON CONFLICT
-//!   DO NOTHING RETURNING`), then the new events go straight into the monthly
+//! - a batch claims its message ids ([`ids`]: canonical UUIDs as `uuid` in
+//!   `churn_message_uuids`, other ids as text in `churn_message_ids`; binary `COPY`,
+//!   sorted, in a savepoint, with an `INSERT ... ON CONFLICT DO NOTHING RETURNING` retry
+//!   when one is a duplicate), then the new events go straight into the monthly
 //!   partitions of `churn_events` with `COPY ... FROM STDIN (FORMAT binary)`;
-//! - scans of the core columns stream one `COPY (SELECT ...) TO STDOUT (FORMAT binary)`.
+//! - scans of the core columns stream `COPY (SELECT ...) TO STDOUT (FORMAT binary)`,
+//!   received on a fetch thread while the caller decodes (module `scan`).
 
 mod copy;
+mod ids;
 mod partition;
 mod pool;
 mod read;
+mod scan;
 mod schema;
 mod write;
 
@@ -357,7 +362,7 @@ impl Store for PostgresStore {
         req: &ScanRequest,
         visit: &mut dyn FnMut(&EventRow<'_>) -> ControlFlow<()>,
     ) -> Result<()> {
-        read::scan_rows_copy(self, project, req, visit)
+        scan::scan_rows_copy(self, project, req, scan::slicing(), visit)
     }
 
     fn user(&self, project: &str, user_id: &str) -> Result<Option<UserRecord>> {

@@ -145,11 +145,7 @@ pub(super) async fn purge_before(
         .await?;
     count_removed(&tx, project, deleted).await?;
     removed += deleted;
-    tx.execute(
-        "DELETE FROM churn_message_ids WHERE project = $1 AND ts < $2",
-        &[&project, &before.millis()],
-    )
-    .await?;
+    super::ids::forget_before(&tx, project, before.millis()).await?;
     tx.commit().await?;
     Ok(removed)
 }

@@ -6,9 +6,6 @@ use std::ops::ControlFlow;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, Row};
 
-use futures_util::StreamExt;
-
-use super::copy::{be_i64, text, CopyReader};
 use super::{pg_err, PostgresStore};
 use crate::error::{Error, Result};
 use crate::event::{Event, Properties};
@@ -103,116 +100,14 @@ pub(super) fn paged(
 
 /// `s` as an SQL string literal (the session runs with `standard_conforming_strings`
 /// on, so doubling quotes is the whole escape).
-fn lit(s: &str) -> String {
+pub(super) fn lit(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
 }
 
 /// `ARRAY['a', 'b']::text[]`.
-fn lit_array(v: &[String]) -> String {
+pub(super) fn lit_array(v: &[String]) -> String {
     let items: Vec<String> = v.iter().map(|s| lit(s)).collect();
     format!("ARRAY[{}]::text[]", items.join(", "))
-}
-
-/// Bytes of `COPY` data gathered per trip into the runtime.
-const GATHER: usize = 1 << 20;
-
-/// The core columns of the rows matching `req`, in `seq` order, streamed by one
-/// `COPY (SELECT ...) TO STDOUT (FORMAT binary)` and decoded here (no per-row
-/// allocation). `COPY` takes no parameters, so values are written as literals. The
-/// stream is read a megabyte at a time and `visit` runs off the runtime. Stopping early
-/// cancels the query and drops the connection.
-pub(super) fn scan_rows_copy(
-    store: &PostgresStore,
-    project: &str,
-    req: &ScanRequest,
-    visit: &mut dyn FnMut(&EventRow<'_>) -> ControlFlow<()>,
-) -> Result<()> {
-    let after = i64::try_from(req.after_seq.unwrap_or(0)).unwrap_or(i64::MAX);
-    let mut sql = format!(
-        "COPY (SELECT seq, ts, event, user_id, anonymous_id, session_id FROM churn_events
-         WHERE project = {} AND seq > {after}",
-        lit(project)
-    );
-    if let Some(from) = req.range.from {
-        sql.push_str(&format!(" AND ts >= {}", from.millis()));
-    }
-    if let Some(to) = req.range.to {
-        sql.push_str(&format!(" AND ts < {}", to.millis()));
-    }
-    if let Some(names) = &req.events {
-        sql.push_str(&format!(" AND event = ANY({})", lit_array(names)));
-    }
-    if let Some(ids) = &req.users {
-        let a = lit_array(ids);
-        sql.push_str(&format!(
-            " AND (person = ANY({a}) OR (user_id IS NOT NULL AND anonymous_id = ANY({a})))"
-        ));
-    }
-    sql.push_str(" ORDER BY seq");
-    if let Some(n) = req.limit {
-        sql.push_str(&format!(" LIMIT {n}"));
-    }
-    sql.push_str(") TO STDOUT (FORMAT binary)");
-    let conn = store.take()?;
-    let stream = store.block(async {
-        conn.batch_execute("SET standard_conforming_strings = on")
-            .await?;
-        conn.copy_out(&sql).await.map_err(pg_err)
-    })?;
-    let mut stream = std::pin::pin!(stream);
-    let mut reader = CopyReader::default();
-    let mut row = |f: &[Option<&[u8]>]| -> Result<bool> {
-        if f.len() != 6 {
-            return Err(Error::storage("postgres: bad COPY row"));
-        }
-        let event = text(f[2])?.ok_or_else(|| Error::storage("postgres: null event"))?;
-        let r = EventRow {
-            seq: be_i64(f[0])? as u64,
-            timestamp: Timestamp::from_millis(be_i64(f[1])?),
-            event,
-            user_id: text(f[3])?,
-            anonymous_id: text(f[4])?,
-            session_id: text(f[5])?,
-        };
-        Ok(visit(&r).is_continue())
-    };
-    // The stream must not be polled again once it has ended.
-    let mut ended = false;
-    while !ended {
-        let chunks = store.block(async {
-            let mut got = Vec::new();
-            let mut size = 0;
-            while size < GATHER {
-                match stream.next().await {
-                    Some(Ok(b)) => {
-                        size += b.len();
-                        got.push(b);
-                    }
-                    Some(Err(e)) => return Err(pg_err(e)),
-                    None => {
-                        ended = true;
-                        break;
-                    }
-                }
-            }
-            Ok(got)
-        })?;
-        for chunk in &chunks {
-            if !reader.feed(chunk, &mut row)? {
-                // Stop the server streaming the rest; the connection is not reused.
-                let token = conn.cancel_token();
-                store.rt.spawn(async move {
-                    let _ = token.cancel_query(tokio_postgres::NoTls).await;
-                });
-                return Ok(());
-            }
-        }
-    }
-    if !reader.done {
-        return Err(Error::storage("postgres: COPY stream ended early"));
-    }
-    store.give_back(conn);
-    Ok(())
 }
 
 pub(super) async fn users(

@@ -22,7 +22,7 @@ pub(crate) fn test_url() -> Option<String> {
 }
 
 /// A fresh, empty database on the test server (dropped and re-made).
-fn fresh_db(url: &str, tag: &str) -> String {
+pub(super) fn fresh_db(url: &str, tag: &str) -> String {
     static N: AtomicUsize = AtomicUsize::new(0);
     let name = format!(
         "churn_t_{tag}_{}_{}",
@@ -123,7 +123,7 @@ fn open_location_picks_postgres_for_urls() {
 }
 
 /// A plain driver client on `url`, with the runtime that drives its connection.
-fn client(url: &str) -> (tokio::runtime::Runtime, tokio_postgres::Client) {
+pub(super) fn client(url: &str) -> (tokio::runtime::Runtime, tokio_postgres::Client) {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -137,7 +137,7 @@ fn client(url: &str) -> (tokio::runtime::Runtime, tokio_postgres::Client) {
 }
 
 /// Run `sql` on the database at `url`.
-fn exec(url: &str, sql: &str) {
+pub(super) fn exec(url: &str, sql: &str) {
     let (rt, c) = client(url);
     rt.block_on(c.batch_execute(sql)).unwrap();
 }
@@ -226,6 +226,103 @@ fn layout_2_upgrades_to_partitions() {
             "churn_events_default"
         ]
     );
+}
+
+/// A layout-3 database (every message id as text) upgrades in place: canonical UUID ids
+/// move to `churn_message_uuids`, other ids (an upper-case UUID, braces, plain text)
+/// stay, and dedup stays exact across the move, per project, and after a delete.
+#[test]
+fn layout_3_moves_uuid_ids() {
+    let Some(url) = test_url() else { return };
+    let db = fresh_db(&url, "mig4");
+    let (v2, v3) = (
+        schema::migration_sql(2).unwrap(),
+        schema::migration_sql(3).unwrap(),
+    );
+    exec(
+        &db,
+        &format!(
+            "CREATE TABLE churn_schema (version integer NOT NULL,
+                 applied_at timestamptz NOT NULL DEFAULT now());
+             {v2} {v3}
+             INSERT INTO churn_schema (version) VALUES (2), (3);"
+        ),
+    );
+    let uuid = "0f8e2c4a-1b3d-4e5f-8a9b-0c1d2e3f4a5b";
+    let ids = [
+        uuid.to_string(),
+        uuid.to_uppercase(),
+        format!("{{{uuid}}}"),
+        "m1".to_string(),
+    ];
+    let evs: Vec<Event> = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| ev("a", &format!("u{i}"), i as i64, id))
+        .collect();
+    let mut rows = Vec::new();
+    let mut claimed = Vec::new();
+    for p in ["default", "other"] {
+        for (i, e) in evs.iter().enumerate() {
+            let body = serde_json::to_string(e).unwrap().replace('\'', "''");
+            let (id, ts, user) = (&e.message_id, e.timestamp.millis(), format!("u{i}"));
+            rows.push(format!(
+                "('{p}', {}, {ts}, '{user}', '{id}', 'a', '{user}', NULL, NULL,
+                  convert_to('{body}', 'UTF8'))",
+                i + 1
+            ));
+            claimed.push(format!("('{p}', '{id}', {ts})"));
+        }
+    }
+    exec(
+        &db,
+        &format!(
+            "INSERT INTO churn_events (project, seq, ts, person, message_id, event, user_id,
+                 anonymous_id, session_id, body) VALUES {};
+             INSERT INTO churn_message_ids (project, message_id, ts) VALUES {};
+             INSERT INTO churn_projects VALUES ('default', 4, 4), ('other', 4, 4);",
+            rows.join(", "),
+            claimed.join(", ")
+        ),
+    );
+    let s = PostgresStore::connect(&db).unwrap();
+    assert_eq!(s.schema_version().unwrap(), SCHEMA_VERSION);
+    let count = |table: &str| {
+        let (rt, c) = client(&db);
+        let row = rt
+            .block_on(c.query_one(&format!("SELECT count(*) FROM {table}"), &[]))
+            .unwrap();
+        row.get::<_, i64>(0)
+    };
+    assert_eq!(count("churn_message_uuids"), 2);
+    assert_eq!(count("churn_message_ids"), 6);
+    for p in [DEFAULT_PROJECT, "other"] {
+        let out = s.append(p, &evs).unwrap();
+        assert_eq!((out.inserted, out.duplicates), (0, 4), "project {p}");
+    }
+    // A delete forgets the ids of both kinds: the events can come back.
+    s.delete_user("other", "u0").unwrap();
+    s.delete_user("other", "u3").unwrap();
+    let out = s.append("other", &evs).unwrap();
+    assert_eq!((out.inserted, out.duplicates), (2, 2));
+    let out = s.append(DEFAULT_PROJECT, &evs).unwrap();
+    assert_eq!((out.inserted, out.duplicates), (0, 4));
+    let fresh = ev("a", "u9", 9, "1f8e2c4a-1b3d-4e5f-8a9b-0c1d2e3f4a5b");
+    let out = s.append(DEFAULT_PROJECT, &[fresh.clone(), fresh]).unwrap();
+    assert_eq!((out.inserted, out.duplicates), (1, 1));
+    assert_eq!(count("churn_message_uuids"), 3);
+    assert_eq!(s.stats(DEFAULT_PROJECT).unwrap().events, 5);
+    assert_eq!(s.stats("other").unwrap().events, 4);
+    // A rewrite moves the id's time too: a purge before the old time keeps both.
+    let later = evs[0].timestamp.add_millis(30 * 86_400_000);
+    s.rewrite_user(DEFAULT_PROJECT, "u0", &mut |mut e| {
+        e.timestamp = later;
+        e
+    })
+    .unwrap();
+    s.purge_before(DEFAULT_PROJECT, evs[1].timestamp).unwrap();
+    let out = s.append(DEFAULT_PROJECT, &evs[..1]).unwrap();
+    assert_eq!((out.inserted, out.duplicates), (0, 1));
 }
 
 /// Names of the partitions of `churn_events`, sorted.

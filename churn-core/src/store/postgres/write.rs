@@ -1,5 +1,5 @@
-//! Writes: batches (binary `COPY` into the session's staging table, then one
-//! `INSERT ... SELECT`), identities, deletes, purges, objects and consent.
+//! Writes: batches (message ids claimed by [`ids::claim`], then the new events by binary
+//! `COPY` into `churn_events`), identities, deletes, purges, objects and consent.
 
 use std::collections::HashSet;
 
@@ -7,7 +7,7 @@ use parking_lot::Mutex;
 use tokio_postgres::{Client, GenericClient, Transaction};
 
 use super::copy::CopyWriter;
-use super::{partition, pg_err};
+use super::{ids, partition, pg_err};
 use crate::error::{Error, Result};
 use crate::event::{Event, Message, Properties};
 use crate::store::memory::merge_traits;
@@ -35,68 +35,6 @@ pub(super) async fn lock_project(tx: &Transaction<'_>, project: &str) -> Result<
         )
         .await?;
     Ok(row.get(0))
-}
-
-/// `COPY` the message ids of `events` into `churn_message_ids`: fails with a unique
-/// violation when one is stored already.
-async fn copy_ids(
-    tx: &Transaction<'_>,
-    project: &str,
-    events: &[&Event],
-) -> Result<std::result::Result<(), tokio_postgres::Error>> {
-    let sink = tx
-        .copy_in("COPY churn_message_ids (project, message_id, ts) FROM STDIN (FORMAT binary)")
-        .await?;
-    let mut w = CopyWriter::new(sink);
-    for e in events {
-        w.row(3);
-        w.bytes(project.as_bytes())?;
-        w.bytes(e.message_id.as_bytes())?;
-        w.i64(e.timestamp.millis());
-        if let Err(e) = w.maybe_send().await {
-            return Ok(Err(e));
-        }
-    }
-    Ok(w.finish().await.map(|_| ()))
-}
-
-/// Claim the message ids of `events` (distinct) in `churn_message_ids`; returns which
-/// were new, or `None` when all were. The caller holds the project lock, so no other
-/// writer claims ids of this project meanwhile.
-async fn claim_ids(
-    tx: &Transaction<'_>,
-    project: &str,
-    events: &[&Event],
-) -> Result<Option<HashSet<String>>> {
-    // Fast path, the usual case of a batch of new events: `COPY` the ids in (plain
-    // inserts, no per-row conflict check) inside a savepoint. On a unique violation the
-    // savepoint is rolled back and the ids are claimed one conflict check at a time.
-    tx.batch_execute("SAVEPOINT churn_claim").await?;
-    match copy_ids(tx, project, events).await? {
-        Ok(()) => {
-            tx.batch_execute("RELEASE SAVEPOINT churn_claim").await?;
-            return Ok(None);
-        }
-        Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION) => {
-            tx.batch_execute("ROLLBACK TO SAVEPOINT churn_claim")
-                .await?;
-        }
-        Err(e) => return Err(pg_err(e)),
-    }
-    let ids: Vec<&str> = events.iter().map(|e| e.message_id.as_str()).collect();
-    let ts: Vec<i64> = events.iter().map(|e| e.timestamp.millis()).collect();
-    let rows = tx
-        .query(
-            "INSERT INTO churn_message_ids (project, message_id, ts)
-             SELECT $1, m, t FROM unnest($2::text[], $3::int8[]) AS u(m, t)
-             ON CONFLICT DO NOTHING RETURNING message_id",
-            &[&project, &ids, &ts],
-        )
-        .await?;
-    if rows.len() == events.len() {
-        return Ok(None);
-    }
-    Ok(Some(rows.iter().map(|r| r.get::<_, String>(0)).collect()))
 }
 
 /// The per-person key of an event: its user id, else its anonymous id.
@@ -143,7 +81,7 @@ async fn copy_events(
 /// the project's `max_seq`; returns how many.
 async fn insert_events(tx: &Transaction<'_>, project: &str, events: &[&Event]) -> Result<usize> {
     let max_seq = lock_project(tx, project).await?;
-    let fresh: Vec<&Event> = match claim_ids(tx, project, events).await? {
+    let fresh: Vec<&Event> = match ids::claim(tx, project, events).await? {
         None => events.to_vec(),
         Some(new) => events
             .iter()
@@ -347,11 +285,7 @@ pub(super) async fn delete_user(
         )
         .await?;
     let gone: Vec<&str> = gone.iter().map(|r| r.get(0)).collect();
-    tx.execute(
-        "DELETE FROM churn_message_ids WHERE project = $1 AND message_id = ANY($2)",
-        &[&project, &gone],
-    )
-    .await?;
+    ids::forget(&tx, project, &gone).await?;
     let events = gone.len() as u64;
     count_removed(&tx, project, events).await?;
     let (users, identities) = forget_user(&tx, project, user_id).await?;
@@ -392,20 +326,16 @@ pub(super) async fn store_rewrite(
     user_id: &str,
     events: &[(u64, Event)],
 ) -> Result<DeleteReport> {
-    let stmt = c
-        .prepare(
-            "WITH e AS (
-                 UPDATE churn_events SET ts = $3, event = $4, user_id = $5, anonymous_id = $6,
-                        session_id = $7, body = $8, person = $9
-                 WHERE project = $1 AND seq = $2 RETURNING message_id)
-             UPDATE churn_message_ids m SET ts = $3 FROM e
-             WHERE m.project = $1 AND m.message_id = e.message_id",
-        )
-        .await?;
+    let by_uuid = c.prepare(&ids::rewrite_sql(true)).await?;
+    let by_text = c.prepare(&ids::rewrite_sql(false)).await?;
     for (seq, e) in events {
         let body = serde_json::to_vec(e).map_err(|e| Error::storage(e.to_string()))?;
+        let stmt = match ids::uuid_bytes(&e.message_id) {
+            Some(_) => &by_uuid,
+            None => &by_text,
+        };
         c.execute(
-            &stmt,
+            stmt,
             &[
                 &project,
                 &(*seq as i64),
