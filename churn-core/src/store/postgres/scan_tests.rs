@@ -3,9 +3,8 @@
 
 use std::ops::ControlFlow;
 
-use super::super::tests::{client, exec, fresh_db, test_url};
+use super::super::tests::{client, exec, fresh_db, mixed_events, test_url};
 use super::*;
-use crate::store::conformance::ev;
 use crate::store::{StoreExt, DEFAULT_PROJECT};
 
 type Got = (
@@ -56,25 +55,7 @@ fn paged(s: &PostgresStore, req: &ScanRequest) -> Vec<Got> {
 /// `n` events (ids from `first`) over 70 days (three monthly partitions), some
 /// anonymous, some with both ids, half with a session.
 fn events(first: usize, n: usize) -> Vec<crate::event::Event> {
-    (first..first + n)
-        .map(|i| {
-            let mut e = ev(
-                if i % 3 == 0 { "it's" } else { "b" },
-                &format!("u{}", i % 11),
-                (i % 70) as i64,
-                &format!("m{i}"),
-            );
-            if i % 5 == 0 {
-                e.anonymous_id = Some(format!("a{}", i % 13));
-            }
-            if i % 7 == 0 {
-                e.user_id = None;
-                e.anonymous_id = Some(format!("a{}", i % 13));
-            }
-            e.session_id = (i % 2 == 0).then(|| format!("s{}", i / 100));
-            e
-        })
-        .collect()
+    mixed_events(first..first + n, "u", |i| (i % 70) as i64)
 }
 
 const TINY: Slicing = Slicing {

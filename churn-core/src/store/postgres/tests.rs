@@ -391,25 +391,7 @@ fn purge_drops_whole_months() {
 fn copy_scan_matches_paged_scan() {
     let Some(url) = test_url() else { return };
     let s = PostgresStore::connect(&fresh_db(&url, "copy")).unwrap();
-    let mut evs: Vec<_> = (0..3_000)
-        .map(|i| {
-            let mut e = ev(
-                if i % 3 == 0 { "it's" } else { "b" },
-                &format!("u'{}", i % 11),
-                i / 50,
-                &format!("m{i}"),
-            );
-            if i % 5 == 0 {
-                e.anonymous_id = Some(format!("a{}", i % 13));
-            }
-            if i % 7 == 0 {
-                e.user_id = None;
-                e.anonymous_id = Some(format!("a{}", i % 13));
-            }
-            e.session_id = (i % 2 == 0).then(|| format!("s{}", i / 100));
-            e
-        })
-        .collect();
+    let mut evs = mixed_events(0..3_000, "u'", |i| (i / 50) as i64);
     evs.rotate_left(1_234);
     s.append(DEFAULT_PROJECT, &evs).unwrap();
     let t = |d: i64| {
@@ -482,4 +464,31 @@ fn passwords_are_not_shown() {
         super::with_database("postgres://u@h:5/db?host=/tmp", "x"),
         "postgres://u@h:5/x?host=/tmp"
     );
+}
+
+/// Events `ids` with ids `m{i}`: names `it's` / `b`, users `{user}{i % 11}` (some
+/// anonymous only, some with both ids), day `day(i)` of 2026, half with a session.
+pub(super) fn mixed_events(
+    ids: std::ops::Range<usize>,
+    user: &str,
+    day: impl Fn(usize) -> i64,
+) -> Vec<crate::event::Event> {
+    ids.map(|i| {
+        let mut e = ev(
+            if i % 3 == 0 { "it's" } else { "b" },
+            &format!("{user}{}", i % 11),
+            day(i),
+            &format!("m{i}"),
+        );
+        if i % 5 == 0 {
+            e.anonymous_id = Some(format!("a{}", i % 13));
+        }
+        if i % 7 == 0 {
+            e.user_id = None;
+            e.anonymous_id = Some(format!("a{}", i % 13));
+        }
+        e.session_id = (i % 2 == 0).then(|| format!("s{}", i / 100));
+        e
+    })
+    .collect()
 }
