@@ -30,6 +30,7 @@ pub use schema::APPLICATION_ID;
 use std::collections::HashMap;
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use parking_lot::Mutex;
 use rusqlite::{Connection, OpenFlags};
@@ -165,8 +166,7 @@ impl SqliteStore {
 
     fn open_location(location: Location, options: SqliteOptions) -> Result<Self> {
         let label = location.label();
-        let mut conn = location.connect(options.read_only)?;
-        conn.busy_timeout(options.busy_timeout)?;
+        let mut conn = location.connect(options.read_only, options.busy_timeout)?;
         let found = schema::inspect(&conn, &label)?;
         if options.read_only {
             match found {
@@ -201,8 +201,7 @@ impl SqliteStore {
         configure(&conn, &options, true)?;
         let checkpointer = match location {
             Location::File(_) if !options.read_only => {
-                let c = location.connect(false)?;
-                c.busy_timeout(options.busy_timeout)?;
+                let c = location.connect(false, options.busy_timeout)?;
                 // A checkpoint fsyncs the log before and the database after copying
                 // (under NORMAL and FULL alike): never run one with syncs off.
                 c.pragma_update(None, "synchronous", options.durability.pragma())?;
@@ -274,8 +273,7 @@ impl SqliteStore {
         let conn = match pooled {
             Some(c) => c,
             None => {
-                let c = self.location.connect(true)?;
-                c.busy_timeout(self.options.busy_timeout)?;
+                let c = self.location.connect(true, self.options.busy_timeout)?;
                 configure(&c, &self.options, false)?;
                 c
             }
@@ -341,7 +339,8 @@ impl Location {
         }
     }
 
-    fn connect(&self, read_only: bool) -> Result<Connection> {
+    /// A new connection that waits up to `busy_timeout` for another's lock.
+    fn connect(&self, read_only: bool, busy_timeout: Duration) -> Result<Connection> {
         let mode = if read_only {
             OpenFlags::SQLITE_OPEN_READ_ONLY
         } else {
@@ -355,12 +354,14 @@ impl Location {
                 flags | OpenFlags::SQLITE_OPEN_URI,
             ),
         };
-        conn.map_err(|e| match e.sqlite_error_code() {
+        let conn = conn.map_err(|e| match e.sqlite_error_code() {
             Some(rusqlite::ErrorCode::NotADatabase) => {
                 schema::not_a_store(&self.label(), "it is not an SQLite database")
             }
             _ => Error::storage(format!("{}: {e}", self.label().display())),
-        })
+        })?;
+        conn.busy_timeout(busy_timeout)?;
+        Ok(conn)
     }
 }
 

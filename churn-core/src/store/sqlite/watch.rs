@@ -25,11 +25,7 @@ impl Watcher {
         let mut slot = self.conn.lock();
         let conn = match slot.take() {
             Some(c) => c,
-            None => {
-                let c = location.connect(true)?;
-                c.busy_timeout(o.busy_timeout)?;
-                c
-            }
+            None => location.connect(true, o.busy_timeout)?,
         };
         let v: i64 = conn
             .prepare_cached("PRAGMA data_version")?
