@@ -197,13 +197,10 @@ impl MemoryStore {
     fn write<T>(&self, project: &str, f: impl FnOnce(&mut u64, &mut Project) -> T) -> T {
         let mut g = self.inner.write();
         let Inner { next_seq, projects } = &mut *g;
-        if !projects.contains_key(project) {
-            projects.insert(project.to_string(), Project::default());
+        if let Some(p) = projects.get_mut(project) {
+            return f(next_seq, p);
         }
-        match projects.get_mut(project) {
-            Some(p) => f(next_seq, p),
-            None => f(next_seq, &mut Project::default()),
-        }
+        f(next_seq, projects.entry(project.to_string()).or_default())
     }
 
     fn read<T>(&self, project: &str, f: impl FnOnce(&Project) -> T) -> T {
