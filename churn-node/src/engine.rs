@@ -185,33 +185,32 @@ struct Timing {
 /// `CLOCK_MONOTONIC` in milliseconds, the clock of libuv's `uv_hrtime` (NaN off Unix).
 fn monotonic_ms() -> f64 {
     #[cfg(unix)]
-    {
-        let mut ts = libc::timespec {
-            tv_sec: 0,
-            tv_nsec: 0,
-        };
-        // SAFETY: a valid clock id and a valid out pointer.
-        if unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) } == 0 {
-            return ts.tv_sec as f64 * 1e3 + ts.tv_nsec as f64 / 1e6;
-        }
-    }
+    return clock_ms(libc::CLOCK_MONOTONIC);
+    #[cfg(not(unix))]
     f64::NAN
 }
 
 /// CPU time of the calling thread in milliseconds (NaN off Unix).
 fn thread_cpu_ms() -> f64 {
     #[cfg(unix)]
-    {
-        let mut ts = libc::timespec {
-            tv_sec: 0,
-            tv_nsec: 0,
-        };
-        // SAFETY: a valid clock id and a valid out pointer.
-        if unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) } == 0 {
-            return ts.tv_sec as f64 * 1e3 + ts.tv_nsec as f64 / 1e6;
-        }
-    }
+    return clock_ms(libc::CLOCK_THREAD_CPUTIME_ID);
+    #[cfg(not(unix))]
     f64::NAN
+}
+
+/// `clock` read in milliseconds (NaN when it cannot be read).
+#[cfg(unix)]
+fn clock_ms(clock: libc::clockid_t) -> f64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: a clock id from libc and a valid out pointer.
+    if unsafe { libc::clock_gettime(clock, &mut ts) } == 0 {
+        ts.tv_sec as f64 * 1e3 + ts.tv_nsec as f64 / 1e6
+    } else {
+        f64::NAN
+    }
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
