@@ -456,4 +456,6 @@ impl Store for PostgresStore {
 }
 
 #[cfg(test)]
+mod citus_tests;
+#[cfg(test)]
 mod tests;
