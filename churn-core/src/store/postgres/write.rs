@@ -4,6 +4,7 @@
 use std::collections::HashSet;
 
 use parking_lot::Mutex;
+use tokio::sync::oneshot;
 use tokio_postgres::{Client, GenericClient, Transaction};
 
 use super::copy::CopyWriter;
@@ -21,8 +22,10 @@ pub(super) const PERSON_MATCH: &str =
     "(person = ANY($2) OR (user_id IS NOT NULL AND anonymous_id = ANY($2)))";
 
 /// Lock the project's counter row (made on first use) and return the highest `seq`.
-/// Held until commit, it orders writers of one project, so `seq` follows commit order
-/// (and message ids are claimed by one writer at a time, so no two writers deadlock).
+/// Held until commit, it orders writers of one project, so `seq` follows commit order.
+/// Writers claim message ids before it (sorted, so two writers claiming at once wait on
+/// each other in one order and never deadlock) and hold no id lock anyone under it waits
+/// for: the holder's own claims are done, and deletes only touch committed ids.
 /// Everything that removes events takes it first too, so locks are always taken in the
 /// order counter row, then tables and rows.
 pub(super) async fn lock_project(tx: &Transaction<'_>, project: &str) -> Result<i64> {
@@ -77,29 +80,119 @@ async fn copy_events(
     w.finish().await.map_err(pg_err)
 }
 
-/// Store the events not stored yet (first of each message id wins), numbered after
-/// the project's `max_seq`; returns how many.
-async fn insert_events(tx: &Transaction<'_>, project: &str, events: &[&Event]) -> Result<usize> {
-    let max_seq = lock_project(tx, project).await?;
-    let fresh: Vec<&Event> = match ids::claim(tx, project, events).await? {
-        None => events.to_vec(),
-        Some(new) => events
-            .iter()
-            .copied()
-            .filter(|e| new.contains(&e.message_id))
-            .collect(),
-    };
-    if fresh.is_empty() {
-        return Ok(0);
+/// One transaction's share of a batch ([`apply_part`]).
+#[derive(Default)]
+pub(super) struct Part<'a> {
+    /// New events (distinct message ids) this transaction stores.
+    pub events: &'a [&'a Event],
+    /// The batch, whose identify and alias messages this transaction applies (only one
+    /// part of a batch carries it).
+    pub messages: Option<&'a [Message]>,
+    /// Fires when the previous part of the batch holds the project lock: this part
+    /// takes it after, so the parts' `seq` follow the batch order.
+    pub after: Option<oneshot::Receiver<()>>,
+    /// Fired once this part holds the project lock.
+    pub locked: Option<oneshot::Sender<()>>,
+}
+
+/// What [`apply_part`] failed on.
+pub(super) enum PartError {
+    /// The previous part failed (it never took the lock): this one gave up.
+    Abandoned,
+    /// This part's own error.
+    Failed(Error),
+}
+
+impl From<Error> for PartError {
+    fn from(e: Error) -> Self {
+        PartError::Failed(e)
     }
-    copy_events(tx, project, max_seq + 1, &fresh).await?;
-    tx.execute(
-        "UPDATE churn_projects SET max_seq = max_seq + $2, events = events + $2
-         WHERE project = $1",
-        &[&project, &(fresh.len() as i64)],
-    )
-    .await?;
-    Ok(fresh.len())
+}
+
+impl From<tokio_postgres::Error> for PartError {
+    fn from(e: tokio_postgres::Error) -> Self {
+        PartError::Failed(pg_err(e))
+    }
+}
+
+/// Write one part of a batch in its own transaction: claim the message ids first
+/// ([`ids::claim`], sorted, so writers claiming at once never deadlock), then take the
+/// project's counter lock ([`lock_project`], after the previous part's), copy the new
+/// events numbered after `max_seq`, count them and apply the part's identities. Only
+/// the copy and the counter update run under the lock, so a second connection (or
+/// another writer) claims its ids meanwhile. `duplicates` counts only this part's
+/// events; the caller adds the batch's own repeats.
+pub(super) async fn apply_part(
+    c: &mut Client,
+    project: &str,
+    part: Part<'_>,
+) -> std::result::Result<AppendOutcome, PartError> {
+    let tx = c.transaction().await?;
+    let mut out = AppendOutcome::default();
+    let fresh: Vec<&Event> = if part.events.is_empty() {
+        Vec::new()
+    } else {
+        match ids::claim(&tx, project, part.events).await? {
+            None => part.events.to_vec(),
+            Some(new) => part
+                .events
+                .iter()
+                .copied()
+                .filter(|e| new.contains(&e.message_id))
+                .collect(),
+        }
+    };
+    if let Some(rx) = part.after {
+        rx.await.map_err(|_| PartError::Abandoned)?;
+    }
+    let has_identities = part
+        .messages
+        .is_some_and(|m| m.iter().any(|m| !matches!(m, Message::Track(_))));
+    let max_seq = if !part.events.is_empty() || has_identities || part.locked.is_some() {
+        Some(lock_project(&tx, project).await?)
+    } else {
+        None
+    };
+    if let Some(tx) = part.locked {
+        let _ = tx.send(());
+    }
+    if let (Some(max_seq), false) = (max_seq, fresh.is_empty()) {
+        copy_events(&tx, project, max_seq + 1, &fresh).await?;
+        tx.execute(
+            "UPDATE churn_projects SET max_seq = max_seq + $2, events = events + $2
+             WHERE project = $1",
+            &[&project, &(fresh.len() as i64)],
+        )
+        .await?;
+    }
+    out.inserted = fresh.len();
+    out.duplicates = part.events.len() - fresh.len();
+    for m in part.messages.unwrap_or_default() {
+        match m {
+            Message::Track(_) => {}
+            Message::Identify(i) => {
+                let at = i.timestamp.millis();
+                identify(&tx, project, &i.user_id, &i.traits, at).await?;
+                if let Some(a) = &i.anonymous_id {
+                    link(&tx, project, a, &i.user_id, at).await?;
+                }
+                out.identities += 1;
+            }
+            Message::Alias(a) => {
+                link(
+                    &tx,
+                    project,
+                    &a.previous_id,
+                    &a.user_id,
+                    a.timestamp.millis(),
+                )
+                .await?;
+                out.identities += 1;
+            }
+        }
+    }
+    tx.commit().await?;
+    Ok(out)
 }
 
 /// Take `n` removed events off the project's count (the caller holds its lock).
@@ -171,15 +264,12 @@ async fn identify(
     Ok(())
 }
 
-pub(super) async fn apply(
-    c: &mut Client,
-    months: &Mutex<HashSet<i32>>,
-    project: &str,
-    messages: &[Message],
-) -> Result<AppendOutcome> {
+/// The batch's events with their message ids distinct (the first of each wins) and
+/// how many events it holds in all.
+pub(super) fn distinct_events(messages: &[Message]) -> (Vec<&Event>, usize) {
     let mut seen = HashSet::new();
     let mut total = 0;
-    let events: Vec<&Event> = messages
+    let events = messages
         .iter()
         .filter_map(|m| match m {
             Message::Track(e) => {
@@ -189,42 +279,31 @@ pub(super) async fn apply(
             _ => None,
         })
         .collect();
+    (events, total)
+}
+
+/// Apply a batch in one transaction (see [`apply_part`]).
+pub(super) async fn apply(
+    c: &mut Client,
+    months: &Mutex<HashSet<i32>>,
+    project: &str,
+    messages: &[Message],
+) -> Result<AppendOutcome> {
+    let (events, total) = distinct_events(messages);
     if !events.is_empty() {
         partition::ensure(c, months, &events).await?;
     }
-    let tx = c.transaction().await?;
-    let mut out = AppendOutcome::default();
-    if !events.is_empty() {
-        out.inserted = insert_events(&tx, project, &events).await?;
-        out.duplicates = total - out.inserted;
-    } else if messages.iter().any(|m| !matches!(m, Message::Track(_))) {
-        lock_project(&tx, project).await?;
-    }
-    for m in messages {
-        match m {
-            Message::Track(_) => {}
-            Message::Identify(i) => {
-                let at = i.timestamp.millis();
-                identify(&tx, project, &i.user_id, &i.traits, at).await?;
-                if let Some(a) = &i.anonymous_id {
-                    link(&tx, project, a, &i.user_id, at).await?;
-                }
-                out.identities += 1;
-            }
-            Message::Alias(a) => {
-                link(
-                    &tx,
-                    project,
-                    &a.previous_id,
-                    &a.user_id,
-                    a.timestamp.millis(),
-                )
-                .await?;
-                out.identities += 1;
-            }
-        }
-    }
-    tx.commit().await?;
+    let part = Part {
+        events: &events,
+        messages: Some(messages),
+        ..Part::default()
+    };
+    let mut out = match apply_part(c, project, part).await {
+        Ok(out) => out,
+        Err(PartError::Failed(e)) => return Err(e),
+        Err(PartError::Abandoned) => return Err(Error::storage("postgres: batch abandoned")),
+    };
+    out.duplicates = total - out.inserted;
     Ok(out)
 }
 
