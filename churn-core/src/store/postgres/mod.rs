@@ -21,16 +21,14 @@
 //! - a batch claims its message ids ([`ids`]: canonical UUIDs as `uuid` in
 //!   `churn_message_uuids`, other ids as text in `churn_message_ids`; binary `COPY`,
 //!   sorted, in a savepoint, with an `INSERT ... ON CONFLICT DO NOTHING RETURNING` retry
-//!   when one is a duplicate), then takes the project lock and copies the new events
-//!   straight into the monthly partitions of `churn_events` with
-//!   `COPY ... FROM STDIN (FORMAT binary)`; a large batch is written in parts over two
-//!   connections, one claiming while the other copies ([`parallel`]);
+//!   when one is a duplicate) while the client encodes the events' `COPY` rows, then
+//!   takes the project lock and copies the new events straight into the monthly
+//!   partitions of `churn_events` with `COPY ... FROM STDIN (FORMAT binary)`;
 //! - scans of the core columns stream `COPY (SELECT ...) TO STDOUT (FORMAT binary)`,
 //!   received on a fetch thread while the caller decodes (module `scan`).
 
 mod copy;
 mod ids;
-mod parallel;
 mod partition;
 mod pool;
 mod read;
@@ -344,9 +342,6 @@ impl Store for PostgresStore {
     }
 
     fn apply(&self, project: &str, messages: &[Message]) -> Result<AppendOutcome> {
-        if let Some(out) = parallel::apply(self, project, messages) {
-            return out;
-        }
         with!(self, |c| write::apply(c, &self.months, project, messages))
     }
 

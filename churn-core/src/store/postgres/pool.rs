@@ -128,36 +128,6 @@ impl Pool {
                 .0;
         }
         drop(st);
-        self.open_reserved(connect)
-    }
-
-    /// An idle connection, or a new one when the pool has room; `None`, without
-    /// waiting, when every connection is in use, a reconnect backoff is running or the
-    /// connect fails (for a caller that can do without a second connection).
-    pub fn try_get(
-        &self,
-        connect: impl FnOnce() -> std::result::Result<Client, Error>,
-    ) -> Option<Conn<'_>> {
-        let mut st = self.lock();
-        while let Some(c) = st.idle.pop() {
-            if !c.is_closed() {
-                return Some(self.conn(c, true));
-            }
-            st.open -= 1;
-        }
-        if st.open >= self.max_size || st.retry_at.is_some_and(|at| Instant::now() < at) {
-            return None;
-        }
-        st.open += 1;
-        drop(st);
-        self.open_reserved(connect).ok()
-    }
-
-    /// Open a connection in a slot already counted in `open`.
-    fn open_reserved(
-        &self,
-        connect: impl FnOnce() -> std::result::Result<Client, Error>,
-    ) -> Result<Conn<'_>> {
         let result = connect();
         let mut st = self.lock();
         match result {

@@ -4,10 +4,9 @@
 use std::collections::HashSet;
 
 use parking_lot::Mutex;
-use tokio::sync::oneshot;
 use tokio_postgres::{Client, GenericClient, Transaction};
 
-use super::copy::CopyWriter;
+use super::copy::Encoder;
 use super::{ids, partition, pg_err};
 use crate::error::{Error, Result};
 use crate::event::{Event, Message, Properties};
@@ -48,25 +47,30 @@ pub(super) fn person(e: &Event) -> &str {
         .unwrap_or("")
 }
 
-/// Copy `events` into `churn_events` with `seq` from `first_seq` on.
-async fn copy_events(
-    tx: &Transaction<'_>,
-    project: &str,
-    first_seq: i64,
-    events: &[&Event],
-) -> Result<u64> {
-    let sink = tx
-        .copy_in(
-            "COPY churn_events (project, seq, ts, person, message_id, event, user_id,
-                                anonymous_id, session_id, body)
-             FROM STDIN (FORMAT binary)",
-        )
-        .await?;
-    let mut w = CopyWriter::new(sink);
-    for (i, e) in events.iter().enumerate() {
+/// Events encoded as `churn_events` `COPY` rows, their `seq` left for [`EventRows::number`].
+struct EventRows {
+    enc: Encoder,
+    /// Where each row's `seq` value starts in the buffer.
+    seq_at: Vec<usize>,
+}
+
+/// Rows encoded between two yields of [`encode_events_yielding`].
+const ENCODE_SLICE: usize = 256;
+
+impl EventRows {
+    fn new(events: usize) -> Self {
+        EventRows {
+            enc: Encoder::new(events * 512),
+            seq_at: Vec::with_capacity(events),
+        }
+    }
+
+    fn push(&mut self, project: &str, e: &Event) -> Result<()> {
+        let w = &mut self.enc;
         w.row(10);
         w.bytes(project.as_bytes())?;
-        w.i64(first_seq + i as i64);
+        w.i64(0);
+        self.seq_at.push(w.buf.len() - 8);
         w.i64(e.timestamp.millis());
         w.bytes(person(e).as_bytes())?;
         w.bytes(e.message_id.as_bytes())?;
@@ -74,125 +78,85 @@ async fn copy_events(
         w.opt(e.user_id.as_deref())?;
         w.opt(e.anonymous_id.as_deref())?;
         w.opt(e.session_id.as_deref())?;
-        w.with(|buf| serde_json::to_writer(buf, e).map_err(|e| Error::storage(e.to_string())))?;
-        w.maybe_send().await?;
+        w.with(|buf| serde_json::to_writer(buf, e).map_err(|e| Error::storage(e.to_string())))
     }
-    w.finish().await.map_err(pg_err)
-}
 
-/// One transaction's share of a batch ([`apply_part`]).
-#[derive(Default)]
-pub(super) struct Part<'a> {
-    /// New events (distinct message ids) this transaction stores.
-    pub events: &'a [&'a Event],
-    /// The batch, whose identify and alias messages this transaction applies (only one
-    /// part of a batch carries it).
-    pub messages: Option<&'a [Message]>,
-    /// Fires when the previous part of the batch holds the project lock: this part
-    /// takes it after, so the parts' `seq` follow the batch order.
-    pub after: Option<oneshot::Receiver<()>>,
-    /// Fired once this part holds the project lock.
-    pub locked: Option<oneshot::Sender<()>>,
-}
-
-/// What [`apply_part`] failed on.
-pub(super) enum PartError {
-    /// The previous part failed (it never took the lock): this one gave up.
-    Abandoned,
-    /// This part's own error.
-    Failed(Error),
-}
-
-impl From<Error> for PartError {
-    fn from(e: Error) -> Self {
-        PartError::Failed(e)
+    /// Number the rows `first_seq`, `first_seq + 1`, ... in order.
+    fn number(&mut self, first_seq: i64) {
+        for (i, &at) in self.seq_at.iter().enumerate() {
+            let seq = (first_seq + i as i64).to_be_bytes();
+            self.enc.buf[at..at + 8].copy_from_slice(&seq);
+        }
     }
 }
 
-impl From<tokio_postgres::Error> for PartError {
-    fn from(e: tokio_postgres::Error) -> Self {
-        PartError::Failed(pg_err(e))
+/// Encode `events` (synchronously).
+fn encode_events(project: &str, events: &[&Event]) -> Result<EventRows> {
+    let mut rows = EventRows::new(events.len());
+    for e in events {
+        rows.push(project, e)?;
     }
+    Ok(rows)
 }
 
-/// Write one part of a batch in its own transaction: claim the message ids first
-/// ([`ids::claim`], sorted, so writers claiming at once never deadlock), then take the
-/// project's counter lock ([`lock_project`], after the previous part's), copy the new
-/// events numbered after `max_seq`, count them and apply the part's identities. Only
-/// the copy and the counter update run under the lock, so a second connection (or
-/// another writer) claims its ids meanwhile. `duplicates` counts only this part's
-/// events; the caller adds the batch's own repeats.
-pub(super) async fn apply_part(
-    c: &mut Client,
-    project: &str,
-    part: Part<'_>,
-) -> std::result::Result<AppendOutcome, PartError> {
-    let tx = c.transaction().await?;
-    let mut out = AppendOutcome::default();
-    let fresh: Vec<&Event> = if part.events.is_empty() {
-        Vec::new()
-    } else {
-        match ids::claim(&tx, project, part.events).await? {
-            None => part.events.to_vec(),
-            Some(new) => part
-                .events
+/// Encode `events`, yielding to the runtime every [`ENCODE_SLICE`] rows, so the
+/// message-id claim running beside it on the same thread keeps talking to the server.
+async fn encode_events_yielding(project: &str, events: &[&Event]) -> Result<EventRows> {
+    let mut rows = EventRows::new(events.len());
+    for slice in events.chunks(ENCODE_SLICE) {
+        for e in slice {
+            rows.push(project, e)?;
+        }
+        tokio::task::yield_now().await;
+    }
+    Ok(rows)
+}
+
+/// Store the events not stored yet (distinct message ids), numbered after the project's
+/// `max_seq`; returns how many. The message ids are claimed first ([`ids::claim`],
+/// sorted, so writers claiming at once never deadlock) while the client encodes the
+/// events' `COPY` rows (the server's claim work and the client's encoding overlap);
+/// then the project's counter lock is taken ([`lock_project`]), the rows get their
+/// `seq` and are copied. Only the copy and the counter update run under the lock, so
+/// other writers of the project claim their ids meanwhile.
+async fn insert_events(tx: &Transaction<'_>, project: &str, events: &[&Event]) -> Result<usize> {
+    let (claimed, rows) = futures_util::future::join(
+        ids::claim(tx, project, events),
+        encode_events_yielding(project, events),
+    )
+    .await;
+    let (fresh, mut rows) = match claimed? {
+        None => (events.len(), rows?),
+        Some(new) => {
+            // Some were stored already (a retry): encode the new ones again.
+            let fresh: Vec<&Event> = events
                 .iter()
                 .copied()
                 .filter(|e| new.contains(&e.message_id))
-                .collect(),
+                .collect();
+            (fresh.len(), encode_events(project, &fresh)?)
         }
     };
-    if let Some(rx) = part.after {
-        rx.await.map_err(|_| PartError::Abandoned)?;
+    let max_seq = lock_project(tx, project).await?;
+    if fresh == 0 {
+        return Ok(0);
     }
-    let has_identities = part
-        .messages
-        .is_some_and(|m| m.iter().any(|m| !matches!(m, Message::Track(_))));
-    let max_seq = if !part.events.is_empty() || has_identities || part.locked.is_some() {
-        Some(lock_project(&tx, project).await?)
-    } else {
-        None
-    };
-    if let Some(tx) = part.locked {
-        let _ = tx.send(());
-    }
-    if let (Some(max_seq), false) = (max_seq, fresh.is_empty()) {
-        copy_events(&tx, project, max_seq + 1, &fresh).await?;
-        tx.execute(
-            "UPDATE churn_projects SET max_seq = max_seq + $2, events = events + $2
-             WHERE project = $1",
-            &[&project, &(fresh.len() as i64)],
+    rows.number(max_seq + 1);
+    let sink = tx
+        .copy_in(
+            "COPY churn_events (project, seq, ts, person, message_id, event, user_id,
+                                anonymous_id, session_id, body)
+             FROM STDIN (FORMAT binary)",
         )
         .await?;
-    }
-    out.inserted = fresh.len();
-    out.duplicates = part.events.len() - fresh.len();
-    for m in part.messages.unwrap_or_default() {
-        match m {
-            Message::Track(_) => {}
-            Message::Identify(i) => {
-                let at = i.timestamp.millis();
-                identify(&tx, project, &i.user_id, &i.traits, at).await?;
-                if let Some(a) = &i.anonymous_id {
-                    link(&tx, project, a, &i.user_id, at).await?;
-                }
-                out.identities += 1;
-            }
-            Message::Alias(a) => {
-                link(
-                    &tx,
-                    project,
-                    &a.previous_id,
-                    &a.user_id,
-                    a.timestamp.millis(),
-                )
-                .await?;
-                out.identities += 1;
-            }
-        }
-    }
-    tx.commit().await?;
-    Ok(out)
+    rows.enc.send(sink).await.map_err(pg_err)?;
+    tx.execute(
+        "UPDATE churn_projects SET max_seq = max_seq + $2, events = events + $2
+         WHERE project = $1",
+        &[&project, &(fresh as i64)],
+    )
+    .await?;
+    Ok(fresh)
 }
 
 /// Take `n` removed events off the project's count (the caller holds its lock).
@@ -264,12 +228,16 @@ async fn identify(
     Ok(())
 }
 
-/// The batch's events with their message ids distinct (the first of each wins) and
-/// how many events it holds in all.
-pub(super) fn distinct_events(messages: &[Message]) -> (Vec<&Event>, usize) {
-    let mut seen = HashSet::new();
+pub(super) async fn apply(
+    c: &mut Client,
+    months: &Mutex<HashSet<i32>>,
+    project: &str,
+    messages: &[Message],
+) -> Result<AppendOutcome> {
+    let mut seen = rustc_hash::FxHashSet::default();
+    seen.reserve(messages.len());
     let mut total = 0;
-    let events = messages
+    let events: Vec<&Event> = messages
         .iter()
         .filter_map(|m| match m {
             Message::Track(e) => {
@@ -279,31 +247,42 @@ pub(super) fn distinct_events(messages: &[Message]) -> (Vec<&Event>, usize) {
             _ => None,
         })
         .collect();
-    (events, total)
-}
-
-/// Apply a batch in one transaction (see [`apply_part`]).
-pub(super) async fn apply(
-    c: &mut Client,
-    months: &Mutex<HashSet<i32>>,
-    project: &str,
-    messages: &[Message],
-) -> Result<AppendOutcome> {
-    let (events, total) = distinct_events(messages);
     if !events.is_empty() {
         partition::ensure(c, months, &events).await?;
     }
-    let part = Part {
-        events: &events,
-        messages: Some(messages),
-        ..Part::default()
-    };
-    let mut out = match apply_part(c, project, part).await {
-        Ok(out) => out,
-        Err(PartError::Failed(e)) => return Err(e),
-        Err(PartError::Abandoned) => return Err(Error::storage("postgres: batch abandoned")),
-    };
-    out.duplicates = total - out.inserted;
+    let tx = c.transaction().await?;
+    let mut out = AppendOutcome::default();
+    if !events.is_empty() {
+        out.inserted = insert_events(&tx, project, &events).await?;
+        out.duplicates = total - out.inserted;
+    } else if messages.iter().any(|m| !matches!(m, Message::Track(_))) {
+        lock_project(&tx, project).await?;
+    }
+    for m in messages {
+        match m {
+            Message::Track(_) => {}
+            Message::Identify(i) => {
+                let at = i.timestamp.millis();
+                identify(&tx, project, &i.user_id, &i.traits, at).await?;
+                if let Some(a) = &i.anonymous_id {
+                    link(&tx, project, a, &i.user_id, at).await?;
+                }
+                out.identities += 1;
+            }
+            Message::Alias(a) => {
+                link(
+                    &tx,
+                    project,
+                    &a.previous_id,
+                    &a.user_id,
+                    a.timestamp.millis(),
+                )
+                .await?;
+                out.identities += 1;
+            }
+        }
+    }
+    tx.commit().await?;
     Ok(out)
 }
 
