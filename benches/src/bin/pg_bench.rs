@@ -12,7 +12,10 @@
 //! database there), `--events N` (1,000,000), `--runs R` (3), `--batch B` (10,000),
 //! `--python PATH` (a python with psycopg; none: no baseline), `--python-events N`
 //! (50,000: row-by-row is slow, so it gets a prefix of the same rows), `--keep` (keep the
-//! last run's database). CPU figures add the client's CPU time and the server
+//! last run's database), `--writers N` (1: N threads, each with its own
+//! `PostgresStore::connect` like N app servers on one database, apply disjoint shares of
+//! the same batches at once; events/s is the aggregate, wall clock from the first start
+//! to the last finish). CPU figures add the client's CPU time and the server
 //! backends' (read from `/proc`, so the server must run on this machine).
 //!
 //! Load-only mode (the "engine load of 10M events" goal without paying a 10M ingest per
@@ -52,6 +55,7 @@ struct Args {
     keep: bool,
     load_only: bool,
     db: Option<String>,
+    writers: usize,
 }
 
 fn parse() -> Result<Args, String> {
@@ -65,6 +69,7 @@ fn parse() -> Result<Args, String> {
         keep: false,
         load_only: false,
         db: None,
+        writers: 1,
     };
     let mut it = std::env::args().skip(1);
     let num = |v: Option<String>, k: &str| -> Result<usize, String> {
@@ -84,6 +89,7 @@ fn parse() -> Result<Args, String> {
             "--keep" => a.keep = true,
             "--load-only" => a.load_only = true,
             "--db" => a.db = Some(it.next().ok_or("--db needs a value")?),
+            "--writers" => a.writers = num(it.next(), &k)?.max(1),
             _ => return Err(format!("unknown argument {k}")),
         }
     }
@@ -164,6 +170,9 @@ fn chunk(a: &Args, k: usize) -> Vec<Message> {
 
 /// One ingest run into a fresh database: `(seconds, client CPU s, server CPU s)`.
 fn ingest_run(a: &Args, db_url: &str, db: &str) -> Result<(f64, f64, f64), String> {
+    if a.writers > 1 {
+        return ingest_run_writers(a, db_url, db);
+    }
     let store = PostgresStore::connect(db_url).map_err(|e| e.to_string())?;
     let (mut wall, mut cpu) = (Duration::ZERO, Duration::ZERO);
     let server0 = server_cpu(&a.url, db);
@@ -182,6 +191,61 @@ fn ingest_run(a: &Args, db_url: &str, db: &str) -> Result<(f64, f64, f64), Strin
         }
     }
     let server = server_cpu(&a.url, db).saturating_sub(server0);
+    Ok((wall.as_secs_f64(), cpu.as_secs_f64(), server.as_secs_f64()))
+}
+
+/// `--writers N`: each chunk is generated first (untimed), then N threads, each with its
+/// own store (its own connections), apply batches `w, w + N, w + 2N, ...` of it at once;
+/// the wall clock runs from the threads' start to the last one's finish. Ends by checking
+/// that the database holds every event.
+fn ingest_run_writers(a: &Args, db_url: &str, db: &str) -> Result<(f64, f64, f64), String> {
+    let stores = (0..a.writers)
+        .map(|_| PostgresStore::connect(db_url).map_err(|e| e.to_string()))
+        .collect::<Result<Vec<_>, _>>()?;
+    let (mut wall, mut cpu) = (Duration::ZERO, Duration::ZERO);
+    let server0 = server_cpu(&a.url, db);
+    for k in 0..a.events.div_ceil(CHUNK) {
+        let msgs = chunk(a, k);
+        let batches: Vec<&[Message]> = msgs.chunks(a.batch).collect();
+        let (c0, t) = (cpu_time(), Instant::now());
+        std::thread::scope(|s| {
+            let handles: Vec<_> = stores
+                .iter()
+                .enumerate()
+                .map(|(w, store)| {
+                    let batches = &batches;
+                    s.spawn(move || -> Result<(), String> {
+                        for b in batches.iter().skip(w).step_by(a.writers) {
+                            let out = store.apply(DEFAULT_PROJECT, b).map_err(|e| e.to_string())?;
+                            if out.inserted != b.len() {
+                                return Err(format!(
+                                    "writer {w} stored {} of {}",
+                                    out.inserted,
+                                    b.len()
+                                ));
+                            }
+                        }
+                        Ok(())
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .try_for_each(|h| h.join().map_err(|_| "a writer panicked".to_string())?)
+        })?;
+        wall += t.elapsed();
+        if let (Some(x), Some(y)) = (c0, cpu_time()) {
+            cpu += y - x;
+        }
+    }
+    let server = server_cpu(&a.url, db).saturating_sub(server0);
+    let held = stores[0]
+        .stats(DEFAULT_PROJECT)
+        .map_err(|e| e.to_string())?
+        .events;
+    if held != a.events as u64 {
+        return Err(format!("the database holds {held} of {} events", a.events));
+    }
     Ok((wall.as_secs_f64(), cpu.as_secs_f64(), server.as_secs_f64()))
 }
 
@@ -230,6 +294,13 @@ fn run(a: &Args) -> Result<(), String> {
         a.runs,
         load_avg()
     );
+    if a.writers > 1 {
+        println!(
+            "{} writers, each with its own PostgresStore::connect, applying disjoint shares \
+             of the batches at once (events/s = aggregate)",
+            a.writers
+        );
+    }
     let version = admin(&a.url, "SHOW server_version")?.join("");
     let settings = admin(
         &a.url,

@@ -13,20 +13,17 @@ const CHUNK: usize = 1 << 18;
 /// The binary `COPY` header: signature, flags, header extension length.
 const HEADER: &[u8] = b"PGCOPY\n\xff\r\n\0\0\0\0\0\0\0\0\0";
 
-/// Encodes rows into binary `COPY` chunks and sends them to a `COPY ... FROM STDIN`.
-pub(super) struct CopyWriter {
-    sink: std::pin::Pin<Box<CopyInSink<std::io::Cursor<Vec<u8>>>>>,
+/// Rows encoded in binary `COPY` format into one buffer (after the header).
+pub(super) struct Encoder {
     pub(super) buf: Vec<u8>,
 }
 
-impl CopyWriter {
-    pub(super) fn new(sink: CopyInSink<std::io::Cursor<Vec<u8>>>) -> Self {
-        let mut buf = Vec::with_capacity(CHUNK + 4096);
+impl Encoder {
+    /// An empty encoding (the header only) with room for `bytes`.
+    pub(super) fn new(bytes: usize) -> Self {
+        let mut buf = Vec::with_capacity(bytes.max(HEADER.len()));
         buf.extend_from_slice(HEADER);
-        CopyWriter {
-            sink: Box::pin(sink),
-            buf,
-        }
+        Encoder { buf }
     }
 
     /// Start a row of `fields` fields.
@@ -67,10 +64,59 @@ impl CopyWriter {
         Ok(())
     }
 
+    /// Send everything encoded to a `COPY ... FROM STDIN`, in chunks, and finish it;
+    /// returns the rows the server stored.
+    pub(super) async fn send(
+        self,
+        sink: CopyInSink<std::io::Cursor<Vec<u8>>>,
+    ) -> std::result::Result<u64, tokio_postgres::Error> {
+        let mut w = CopyWriter {
+            sink: Box::pin(sink),
+            enc: Encoder { buf: Vec::new() },
+        };
+        let mut rest = &self.buf[..];
+        while rest.len() > CHUNK {
+            let (chunk, tail) = rest.split_at(CHUNK);
+            w.sink.send(std::io::Cursor::new(chunk.to_vec())).await?;
+            rest = tail;
+        }
+        w.enc.buf.extend_from_slice(rest);
+        w.finish().await
+    }
+}
+
+/// Encodes rows into binary `COPY` chunks and sends them to a `COPY ... FROM STDIN`
+/// (the [`Encoder`] methods write a row's fields).
+pub(super) struct CopyWriter {
+    sink: std::pin::Pin<Box<CopyInSink<std::io::Cursor<Vec<u8>>>>>,
+    enc: Encoder,
+}
+
+impl std::ops::Deref for CopyWriter {
+    type Target = Encoder;
+    fn deref(&self) -> &Encoder {
+        &self.enc
+    }
+}
+
+impl std::ops::DerefMut for CopyWriter {
+    fn deref_mut(&mut self) -> &mut Encoder {
+        &mut self.enc
+    }
+}
+
+impl CopyWriter {
+    pub(super) fn new(sink: CopyInSink<std::io::Cursor<Vec<u8>>>) -> Self {
+        CopyWriter {
+            sink: Box::pin(sink),
+            enc: Encoder::new(CHUNK + 4096),
+        }
+    }
+
     /// Send the buffer when it is large enough (call between rows).
     pub(super) async fn maybe_send(&mut self) -> std::result::Result<(), tokio_postgres::Error> {
-        if self.buf.len() >= CHUNK {
-            let chunk = std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK + 4096));
+        if self.enc.buf.len() >= CHUNK {
+            let chunk = std::mem::replace(&mut self.enc.buf, Vec::with_capacity(CHUNK + 4096));
             self.sink.send(std::io::Cursor::new(chunk)).await?;
         }
         Ok(())
@@ -78,8 +124,8 @@ impl CopyWriter {
 
     /// Send the trailer and finish the `COPY`; returns the rows the server stored.
     pub(super) async fn finish(mut self) -> std::result::Result<u64, tokio_postgres::Error> {
-        self.buf.extend_from_slice(&(-1i16).to_be_bytes());
-        let chunk = std::mem::take(&mut self.buf);
+        self.enc.buf.extend_from_slice(&(-1i16).to_be_bytes());
+        let chunk = std::mem::take(&mut self.enc.buf);
         self.sink.send(std::io::Cursor::new(chunk)).await?;
         self.sink.as_mut().finish().await
     }

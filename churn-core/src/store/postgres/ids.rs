@@ -137,8 +137,10 @@ async fn copy_ids(
 }
 
 /// Claim the message ids of `events` (distinct); returns which were new, or `None`
-/// when all were. The caller holds the project lock, so no other writer claims ids of
-/// this project meanwhile.
+/// when all were. Other writers may claim at the same time: an id another open
+/// transaction claimed makes this one wait for it (then count as a duplicate if that
+/// one commits), and ids go in sorted, uuids before texts, so two claims never wait on
+/// each other in a cycle.
 pub(super) async fn claim(
     tx: &Transaction<'_>,
     project: &str,

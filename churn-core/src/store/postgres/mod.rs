@@ -21,7 +21,8 @@
 //! - a batch claims its message ids ([`ids`]: canonical UUIDs as `uuid` in
 //!   `churn_message_uuids`, other ids as text in `churn_message_ids`; binary `COPY`,
 //!   sorted, in a savepoint, with an `INSERT ... ON CONFLICT DO NOTHING RETURNING` retry
-//!   when one is a duplicate), then the new events go straight into the monthly
+//!   when one is a duplicate) while the client encodes the events' `COPY` rows, then
+//!   takes the project lock and copies the new events straight into the monthly
 //!   partitions of `churn_events` with `COPY ... FROM STDIN (FORMAT binary)`;
 //! - scans of the core columns stream `COPY (SELECT ...) TO STDOUT (FORMAT binary)`,
 //!   received on a fetch thread while the caller decodes (module `scan`).

@@ -36,16 +36,23 @@ pub(super) async fn ensure(
     let mut at = Vec::new();
     {
         let known = known.lock();
-        let mut last = None;
+        // `[start, end)` in ms of the month of the previous event: events come in time
+        // order mostly, so most skip the calendar arithmetic.
+        let mut last = (0i64, 0i64);
         for e in events {
-            let m = month_of(e.timestamp);
-            if last == Some(m) || known.contains(&m) || months.contains(&m) {
-                last = Some(m);
+            let t = e.timestamp.millis();
+            if last.0 <= t && t < last.1 {
                 continue;
             }
-            last = Some(m);
+            let m = month_of(e.timestamp);
+            if let (Some(lo), Some(hi)) = (month_start(m), month_start(m + 1)) {
+                last = (lo.millis(), hi.millis());
+            }
+            if known.contains(&m) || months.contains(&m) {
+                continue;
+            }
             months.push(m);
-            at.push(e.timestamp.millis());
+            at.push(t);
         }
     }
     if months.is_empty() {

@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use parking_lot::Mutex;
 use tokio_postgres::{Client, GenericClient, Transaction};
 
-use super::copy::CopyWriter;
+use super::copy::Encoder;
 use super::{ids, partition, pg_err};
 use crate::error::{Error, Result};
 use crate::event::{Event, Message, Properties};
@@ -21,8 +21,10 @@ pub(super) const PERSON_MATCH: &str =
     "(person = ANY($2) OR (user_id IS NOT NULL AND anonymous_id = ANY($2)))";
 
 /// Lock the project's counter row (made on first use) and return the highest `seq`.
-/// Held until commit, it orders writers of one project, so `seq` follows commit order
-/// (and message ids are claimed by one writer at a time, so no two writers deadlock).
+/// Held until commit, it orders writers of one project, so `seq` follows commit order.
+/// Writers claim message ids before it (sorted, so two writers claiming at once wait on
+/// each other in one order and never deadlock) and hold no id lock anyone under it waits
+/// for: the holder's own claims are done, and deletes only touch committed ids.
 /// Everything that removes events takes it first too, so locks are always taken in the
 /// order counter row, then tables and rows.
 pub(super) async fn lock_project(tx: &Transaction<'_>, project: &str) -> Result<i64> {
@@ -45,25 +47,30 @@ pub(super) fn person(e: &Event) -> &str {
         .unwrap_or("")
 }
 
-/// Copy `events` into `churn_events` with `seq` from `first_seq` on.
-async fn copy_events(
-    tx: &Transaction<'_>,
-    project: &str,
-    first_seq: i64,
-    events: &[&Event],
-) -> Result<u64> {
-    let sink = tx
-        .copy_in(
-            "COPY churn_events (project, seq, ts, person, message_id, event, user_id,
-                                anonymous_id, session_id, body)
-             FROM STDIN (FORMAT binary)",
-        )
-        .await?;
-    let mut w = CopyWriter::new(sink);
-    for (i, e) in events.iter().enumerate() {
+/// Events encoded as `churn_events` `COPY` rows, their `seq` left for [`EventRows::number`].
+struct EventRows {
+    enc: Encoder,
+    /// Where each row's `seq` value starts in the buffer.
+    seq_at: Vec<usize>,
+}
+
+/// Rows encoded between two yields of [`encode_events_yielding`].
+const ENCODE_SLICE: usize = 256;
+
+impl EventRows {
+    fn new(events: usize) -> Self {
+        EventRows {
+            enc: Encoder::new(events * 512),
+            seq_at: Vec::with_capacity(events),
+        }
+    }
+
+    fn push(&mut self, project: &str, e: &Event) -> Result<()> {
+        let w = &mut self.enc;
         w.row(10);
         w.bytes(project.as_bytes())?;
-        w.i64(first_seq + i as i64);
+        w.i64(0);
+        self.seq_at.push(w.buf.len() - 8);
         w.i64(e.timestamp.millis());
         w.bytes(person(e).as_bytes())?;
         w.bytes(e.message_id.as_bytes())?;
@@ -71,35 +78,85 @@ async fn copy_events(
         w.opt(e.user_id.as_deref())?;
         w.opt(e.anonymous_id.as_deref())?;
         w.opt(e.session_id.as_deref())?;
-        w.with(|buf| serde_json::to_writer(buf, e).map_err(|e| Error::storage(e.to_string())))?;
-        w.maybe_send().await?;
+        w.with(|buf| serde_json::to_writer(buf, e).map_err(|e| Error::storage(e.to_string())))
     }
-    w.finish().await.map_err(pg_err)
+
+    /// Number the rows `first_seq`, `first_seq + 1`, ... in order.
+    fn number(&mut self, first_seq: i64) {
+        for (i, &at) in self.seq_at.iter().enumerate() {
+            let seq = (first_seq + i as i64).to_be_bytes();
+            self.enc.buf[at..at + 8].copy_from_slice(&seq);
+        }
+    }
 }
 
-/// Store the events not stored yet (first of each message id wins), numbered after
-/// the project's `max_seq`; returns how many.
+/// Encode `events` (synchronously).
+fn encode_events(project: &str, events: &[&Event]) -> Result<EventRows> {
+    let mut rows = EventRows::new(events.len());
+    for e in events {
+        rows.push(project, e)?;
+    }
+    Ok(rows)
+}
+
+/// Encode `events`, yielding to the runtime every [`ENCODE_SLICE`] rows, so the
+/// message-id claim running beside it on the same thread keeps talking to the server.
+async fn encode_events_yielding(project: &str, events: &[&Event]) -> Result<EventRows> {
+    let mut rows = EventRows::new(events.len());
+    for slice in events.chunks(ENCODE_SLICE) {
+        for e in slice {
+            rows.push(project, e)?;
+        }
+        tokio::task::yield_now().await;
+    }
+    Ok(rows)
+}
+
+/// Store the events not stored yet (distinct message ids), numbered after the project's
+/// `max_seq`; returns how many. The message ids are claimed first ([`ids::claim`],
+/// sorted, so writers claiming at once never deadlock) while the client encodes the
+/// events' `COPY` rows (the server's claim work and the client's encoding overlap);
+/// then the project's counter lock is taken ([`lock_project`]), the rows get their
+/// `seq` and are copied. Only the copy and the counter update run under the lock, so
+/// other writers of the project claim their ids meanwhile.
 async fn insert_events(tx: &Transaction<'_>, project: &str, events: &[&Event]) -> Result<usize> {
-    let max_seq = lock_project(tx, project).await?;
-    let fresh: Vec<&Event> = match ids::claim(tx, project, events).await? {
-        None => events.to_vec(),
-        Some(new) => events
-            .iter()
-            .copied()
-            .filter(|e| new.contains(&e.message_id))
-            .collect(),
+    let (claimed, rows) = futures_util::future::join(
+        ids::claim(tx, project, events),
+        encode_events_yielding(project, events),
+    )
+    .await;
+    let (fresh, mut rows) = match claimed? {
+        None => (events.len(), rows?),
+        Some(new) => {
+            // Some were stored already (a retry): encode the new ones again.
+            let fresh: Vec<&Event> = events
+                .iter()
+                .copied()
+                .filter(|e| new.contains(&e.message_id))
+                .collect();
+            (fresh.len(), encode_events(project, &fresh)?)
+        }
     };
-    if fresh.is_empty() {
+    let max_seq = lock_project(tx, project).await?;
+    if fresh == 0 {
         return Ok(0);
     }
-    copy_events(tx, project, max_seq + 1, &fresh).await?;
+    rows.number(max_seq + 1);
+    let sink = tx
+        .copy_in(
+            "COPY churn_events (project, seq, ts, person, message_id, event, user_id,
+                                anonymous_id, session_id, body)
+             FROM STDIN (FORMAT binary)",
+        )
+        .await?;
+    rows.enc.send(sink).await.map_err(pg_err)?;
     tx.execute(
         "UPDATE churn_projects SET max_seq = max_seq + $2, events = events + $2
          WHERE project = $1",
-        &[&project, &(fresh.len() as i64)],
+        &[&project, &(fresh as i64)],
     )
     .await?;
-    Ok(fresh.len())
+    Ok(fresh)
 }
 
 /// Take `n` removed events off the project's count (the caller holds its lock).
@@ -177,7 +234,8 @@ pub(super) async fn apply(
     project: &str,
     messages: &[Message],
 ) -> Result<AppendOutcome> {
-    let mut seen = HashSet::new();
+    let mut seen = rustc_hash::FxHashSet::default();
+    seen.reserve(messages.len());
     let mut total = 0;
     let events: Vec<&Event> = messages
         .iter()
