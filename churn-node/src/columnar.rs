@@ -60,6 +60,7 @@ pub struct Columnar {
     pub shapes: Vec<Vec<&'static str>>,
     ids: HashMap<Vec<&'static str>, u32>,
     keys: Vec<&'static str>,
+    last: u32,
 }
 
 /// Why a value cannot go as columns (the caller sends JSON text instead).
@@ -135,20 +136,38 @@ impl Columnar {
         Ok(())
     }
 
+    /// The id of the shape `keys[from..]` (interned), popping those keys.
+    ///
+    /// Field names are `&'static str`s of the serializing code, so a shape seen before
+    /// has the very same pointers: the last shape found and then every shape are
+    /// compared by pointer before the key texts are hashed.
     fn shape(&mut self, from: usize) -> R<u32> {
-        let id = match self.ids.get(&self.keys[from..]) {
-            Some(&id) => id,
+        let keys = &self.keys[from..];
+        let same = |shape: &[&'static str]| {
+            shape.len() == keys.len()
+                && shape
+                    .iter()
+                    .zip(keys)
+                    .all(|(a, b)| std::ptr::eq(a.as_ptr(), b.as_ptr()) && a.len() == b.len())
+        };
+        let found = match self.shapes.get(self.last as usize) {
+            Some(s) if same(s) => Some(self.last),
+            _ => self.shapes.iter().position(|s| same(s)).map(|i| i as u32),
+        };
+        let id = match found.or_else(|| self.ids.get(keys).copied()) {
+            Some(id) => id,
             None => {
                 let id = self.shapes.len();
                 if id >= MAX_LEN {
                     return Err(Unsupported("too many shapes".into()));
                 }
-                let keys = self.keys[from..].to_vec();
+                let keys = keys.to_vec();
                 self.shapes.push(keys.clone());
                 self.ids.insert(keys, id as u32);
                 id as u32
             }
         };
+        self.last = id;
         self.keys.truncate(from);
         Ok(id)
     }

@@ -240,3 +240,49 @@ fn empty_containers() {
     check(&serde_json::json!({"a": [], "b": {}, "c": [[]], "d": null}));
     check(&Vec::<Row>::new());
 }
+
+/// Worker-side cost beside serde_json (run with `--ignored --nocapture`, release).
+#[test]
+#[ignore]
+fn encode_time_beside_serde_json() {
+    #[derive(Serialize)]
+    struct P {
+        start: String,
+        label: String,
+        active_users: u64,
+        new_users: u64,
+        returning_users: u64,
+        wau_7: Option<u64>,
+        mau_30: Option<u64>,
+        stickiness: Option<f64>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        note: Option<String>,
+    }
+    let rows: Vec<P> = (0..273)
+        .map(|i| P {
+            start: format!("2026-01-{:02}T00:00:00.000Z", i % 28 + 1),
+            label: format!("2026-01-{:02}", i % 28 + 1),
+            active_users: 1000 + i,
+            new_users: i,
+            returning_users: 1000,
+            wau_7: Some(7000 + i),
+            mau_30: (i > 30).then_some(20000),
+            stickiness: Some(i as f64 / 7.3),
+            note: None,
+        })
+        .collect();
+    let n = 2000;
+    for _ in 0..3 {
+        let t = std::time::Instant::now();
+        for _ in 0..n {
+            std::hint::black_box(serde_json::to_string(&rows).expect("json"));
+        }
+        let j = t.elapsed().as_secs_f64() * 1e6 / n as f64;
+        let t = std::time::Instant::now();
+        for _ in 0..n {
+            std::hint::black_box(encode(&rows).expect("columns"));
+        }
+        let c = t.elapsed().as_secs_f64() * 1e6 / n as f64;
+        println!("serde_json {j:.1} us, columns {c:.1} us");
+    }
+}
