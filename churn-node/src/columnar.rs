@@ -84,6 +84,13 @@ impl ser::Error for Unsupported {
 type R<T = ()> = Result<T, Unsupported>;
 
 /// Encode `value` as columns, or say why it cannot be (see the module docs).
+///
+/// ```
+/// use churn_node::columnar::{encode, ARR, NUM, NULL};
+/// let c = encode(&[Some(1.5), None, Some(f64::NAN)]).unwrap();
+/// assert_eq!(c.tags, vec![ARR | (3 << 3), NUM, NULL, NULL]);
+/// assert!(encode("a\0b").is_err());
+/// ```
 pub fn encode<T: Serialize + ?Sized>(value: &T) -> R<Columnar> {
     let mut c = Columnar::default();
     value.serialize(&mut c)?;

@@ -286,3 +286,41 @@ fn encode_time_beside_serde_json() {
         println!("serde_json {j:.1} us, columns {c:.1} us");
     }
 }
+
+/// Random JSON-like values (a small xorshift, no dependency) against serde_json.
+#[test]
+fn random_values_match_serde_json() {
+    let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    fn gen(next: &mut dyn FnMut() -> u64, depth: u32) -> Value {
+        let strs = ["", "a", "é✓", "__proto__", "1", "line\nbreak", "\"q\"", "𝄞"];
+        match next() % if depth > 3 { 6 } else { 8 } {
+            0 => Value::Null,
+            1 => Value::Bool(next() % 2 == 0),
+            2 => serde_json::json!(next()),
+            3 => serde_json::json!(next() as i64),
+            4 => serde_json::json!(f64::from_bits(next()).clamp(-1e300, 1e300)),
+            5 => Value::String(strs[(next() % strs.len() as u64) as usize].to_string()),
+            6 => Value::Array((0..next() % 5).map(|_| gen(next, depth + 1)).collect()),
+            _ => Value::Object(
+                (0..next() % 5)
+                    .map(|i| {
+                        (
+                            format!("{}{i}", strs[(next() % 8) as usize]),
+                            gen(next, depth + 1),
+                        )
+                    })
+                    .collect(),
+            ),
+        }
+    }
+    for _ in 0..2000 {
+        let v = gen(&mut next, 0);
+        check(&v);
+    }
+}
