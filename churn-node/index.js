@@ -5,6 +5,7 @@
 // methods reject (never throw) on bad input.
 const native = require('./native.js')
 const errors = require('./errors.js')
+const columns = require('./decode.js')
 
 const { fromNative } = errors
 
@@ -29,11 +30,16 @@ function adopt(r) {
   return r
 }
 
+/** An async result: columns (an ArrayBuffer, see decode.js) or an already parsed value. */
+function settle(r) {
+  return r instanceof ArrayBuffer ? columns.decode(r) : adopt(r)
+}
+
 function wrap(f, name, isAsync) {
   const wrapped = isAsync
     ? function (...args) {
         try {
-          return f.apply(this, args).then(adopt, (e) => Promise.reject(fromNative(e)))
+          return f.apply(this, args).then(settle, (e) => Promise.reject(fromNative(e)))
         } catch (e) {
           return Promise.reject(fromNative(e))
         }

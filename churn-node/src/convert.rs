@@ -317,18 +317,39 @@ pub fn timestamp(
     from_value(v, what)
 }
 
-/// A boxed job run on the libuv thread pool, giving its result as JSON text.
-pub type Job = Box<dyn FnOnce() -> churn_core::Result<String> + Send>;
+/// A boxed job run on the libuv thread pool, giving its result ready to send.
+pub type Job = Box<dyn FnOnce() -> churn_core::Result<Json> + Send>;
 
 /// An napi task running one [`Job`] off the event loop; the Promise resolves with the
 /// job's result as a plain JavaScript value.
 ///
-/// The result crosses as JSON text, serialized on the worker thread and read on the
-/// JS thread by V8's `JSON.parse`: building a report object property by property
+/// The result is serialized on the worker thread as columns ([`crate::columnar`]),
+/// rebuilt on the JS thread by `decode.js` (`index.js` decodes every async result),
+/// or as JSON text read by V8's `JSON.parse` when columns cannot carry it (or when
+/// `CHURNLENS_RESULT_TRANSFER=json`). Building a report object property by property
 /// through N-API costs several times more JS-thread time (an active-users report of
-/// ~27 KB: ~0.5 ms through N-API, ~0.1 ms through `JSON.parse`).
+/// ~27 KB: ~0.5 ms through N-API, ~0.1 ms through `JSON.parse`, ~0.03 ms from columns).
 pub struct JsonTask {
     job: Option<Job>,
+}
+
+/// Whether results go as JSON text only (`CHURNLENS_RESULT_TRANSFER=json`, read once;
+/// the tests compare both ways).
+fn json_only() -> bool {
+    static JSON_ONLY: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *JSON_ONLY.get_or_init(|| std::env::var("CHURNLENS_RESULT_TRANSFER").is_ok_and(|v| v == "json"))
+}
+
+/// `r` as columns, or as JSON text when columns cannot carry it.
+pub fn encode<R: serde::Serialize>(r: &R) -> churn_core::Result<Json> {
+    if !json_only() {
+        if let Ok(c) = crate::columnar::encode(r) {
+            return Ok(Json::Columns(c));
+        }
+    }
+    serde_json::to_string(r)
+        .map(Json::Text)
+        .map_err(|e| Error::invalid("result", e.to_string()))
 }
 
 /// Wrap a closure whose serde result becomes the Promise's value.
@@ -338,16 +359,20 @@ where
     F: FnOnce() -> churn_core::Result<R> + Send + 'static,
 {
     AsyncTask::new(JsonTask {
-        job: Some(Box::new(move || {
-            let r = f()?;
-            serde_json::to_string(&r).map_err(|e| Error::invalid("result", e.to_string()))
-        })),
+        job: Some(Box::new(move || encode(&f()?))),
     })
 }
 
-/// A result handed to JavaScript as a plain value (`any` in TypeScript), given as JSON
-/// text and parsed by the JS engine's `JSON.parse`.
-pub struct Json(pub String);
+/// A result handed to JavaScript as a plain value (`any` in TypeScript): JSON text
+/// parsed here by the JS engine's `JSON.parse`, or columns given as an `ArrayBuffer`
+/// (header, tags, numbers) carrying the strings (`s`) and shapes (`k`), which
+/// `index.js` decodes.
+pub enum Json {
+    /// JSON text.
+    Text(String),
+    /// Columns ([`crate::columnar`]).
+    Columns(crate::columnar::Columnar),
+}
 
 impl TypeName for Json {
     fn type_name() -> &'static str {
@@ -368,53 +393,118 @@ fn status(s: sys::napi_status, what: &str) -> napi::Result<()> {
 
 impl ToNapiValue for Json {
     unsafe fn to_napi_value(env: sys::napi_env, val: Self) -> napi::Result<sys::napi_value> {
-        let mut global = std::ptr::null_mut();
-        let mut json = std::ptr::null_mut();
-        let mut parse = std::ptr::null_mut();
-        let mut text = std::ptr::null_mut();
-        let mut out = std::ptr::null_mut();
-        // SAFETY: `env` is the live env of this call on the JS thread; every out pointer
-        // is valid, the names are NUL-terminated, and `val.0` outlives the string copy.
-        unsafe {
-            status(sys::napi_get_global(env, &mut global), "global")?;
-            status(
-                sys::napi_get_named_property(env, global, c"JSON".as_ptr(), &mut json),
-                "JSON",
-            )?;
-            status(
-                sys::napi_get_named_property(env, json, c"parse".as_ptr(), &mut parse),
-                "JSON.parse",
-            )?;
-            status(
-                sys::napi_create_string_utf8(
-                    env,
-                    val.0.as_ptr().cast(),
-                    val.0.len() as isize,
-                    &mut text,
-                ),
-                "result text",
-            )?;
-            status(
-                sys::napi_call_function(env, json, parse, 1, &text, &mut out),
-                "JSON.parse(result)",
-            )?;
+        match val {
+            // SAFETY: as for this function.
+            Json::Text(t) => unsafe { json_parse(env, t) },
+            Json::Columns(c) => unsafe { columns(env, c) },
         }
-        Ok(out)
     }
 }
 
+/// `JSON.parse(text)`.
+///
+/// # Safety
+/// `env` is the live env of a call on the JS thread.
+unsafe fn json_parse(env: sys::napi_env, src: String) -> napi::Result<sys::napi_value> {
+    let mut global = std::ptr::null_mut();
+    let mut json = std::ptr::null_mut();
+    let mut parse = std::ptr::null_mut();
+    let mut out = std::ptr::null_mut();
+    // SAFETY: `env` is the live env of this call on the JS thread; every out pointer
+    // is valid, the names are NUL-terminated, and `src` outlives the string copy.
+    unsafe {
+        status(sys::napi_get_global(env, &mut global), "global")?;
+        status(
+            sys::napi_get_named_property(env, global, c"JSON".as_ptr(), &mut json),
+            "JSON",
+        )?;
+        status(
+            sys::napi_get_named_property(env, json, c"parse".as_ptr(), &mut parse),
+            "JSON.parse",
+        )?;
+        let text = js_string(env, &src, "result text")?;
+        status(
+            sys::napi_call_function(env, json, parse, 1, &text, &mut out),
+            "JSON.parse(result)",
+        )?;
+    }
+    Ok(out)
+}
+
+/// A JS string from UTF-8 text.
+///
+/// # Safety
+/// `env` is the live env of a call on the JS thread.
+unsafe fn js_string(env: sys::napi_env, s: &str, what: &str) -> napi::Result<sys::napi_value> {
+    let mut out = std::ptr::null_mut();
+    // SAFETY: valid env, pointer and length of `s`, valid out pointer.
+    status(
+        unsafe { sys::napi_create_string_utf8(env, s.as_ptr().cast(), s.len() as isize, &mut out) },
+        what,
+    )?;
+    Ok(out)
+}
+
+/// Columns as one `ArrayBuffer`: `[tag count: u32, number count: u32, tags: u32…,
+/// padding to 8 bytes, numbers: f64…]`, with properties `s` (the strings) and `k`
+/// (the shapes as JSON).
+///
+/// # Safety
+/// `env` is the live env of a call on the JS thread.
+unsafe fn columns(
+    env: sys::napi_env,
+    c: crate::columnar::Columnar,
+) -> napi::Result<sys::napi_value> {
+    let nums_at = (8 + 4 * c.tags.len()).next_multiple_of(8);
+    let len = nums_at + 8 * c.nums.len();
+    let (Ok(nt), Ok(nn)) = (u32::try_from(c.tags.len()), u32::try_from(c.nums.len())) else {
+        return Err(napi::Error::from_reason("result too large"));
+    };
+    let mut data = std::ptr::null_mut();
+    let mut buf = std::ptr::null_mut();
+    // SAFETY: valid env and out pointers; napi gives `len` writable bytes at `data`,
+    // and the copies below stay within them (offsets computed above).
+    unsafe {
+        status(
+            sys::napi_create_arraybuffer(env, len, &mut data, &mut buf),
+            "result buffer",
+        )?;
+        let bytes = std::slice::from_raw_parts_mut(data.cast::<u8>(), len);
+        bytes[0..4].copy_from_slice(&nt.to_ne_bytes());
+        bytes[4..8].copy_from_slice(&nn.to_ne_bytes());
+        for (i, t) in c.tags.iter().enumerate() {
+            bytes[8 + 4 * i..12 + 4 * i].copy_from_slice(&t.to_ne_bytes());
+        }
+        for (i, x) in c.nums.iter().enumerate() {
+            let at = nums_at + 8 * i;
+            bytes[at..at + 8].copy_from_slice(&x.to_ne_bytes());
+        }
+        let s = js_string(env, &c.strs, "result strings")?;
+        status(
+            sys::napi_set_named_property(env, buf, c"s".as_ptr(), s),
+            "result strings",
+        )?;
+        let k = js_string(env, &c.shapes_json(), "result shapes")?;
+        status(
+            sys::napi_set_named_property(env, buf, c"k".as_ptr(), k),
+            "result shapes",
+        )?;
+    }
+    Ok(buf)
+}
+
 impl Task for JsonTask {
-    type Output = String;
+    type Output = Json;
     type JsValue = Json;
 
-    fn compute(&mut self) -> napi::Result<String> {
+    fn compute(&mut self) -> napi::Result<Json> {
         match self.job.take() {
             Some(job) => job().napi(),
             None => Err(crate::error::invalid("task", "already run")),
         }
     }
 
-    fn resolve(&mut self, _env: Env, output: String) -> napi::Result<Json> {
-        Ok(Json(output))
+    fn resolve(&mut self, _env: Env, output: Json) -> napi::Result<Json> {
+        Ok(output)
     }
 }

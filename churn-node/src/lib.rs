@@ -15,6 +15,7 @@
 
 pub mod analytics;
 pub mod churn;
+pub mod columnar;
 pub mod convert;
 pub mod engine;
 pub mod error;
