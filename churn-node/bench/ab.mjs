@@ -16,6 +16,7 @@ import os from 'node:os'
 import path from 'node:path'
 import v8 from 'node:v8'
 import vm from 'node:vm'
+import { pyEvents } from './data.mjs'
 
 const require = createRequire(import.meta.url)
 const dirs = process.argv.slice(2)
@@ -29,20 +30,6 @@ const gc = vm.runInNewContext('gc')
 
 const N = Number(process.env.ANALYSIS_EVENTS || 1_000_000)
 const RUNS = Number(process.env.RUNS || 61)
-const DAY = 86_400_000
-const PY_T0 = 1_767_225_600_000
-// bench/track.mjs's pyEvents: n events over 90 days, a page view every 4th event.
-function pyEvents(n, offset, users = 20_000) {
-  const out = new Array(n)
-  for (let j = 0; j < n; j++) {
-    const i = j + offset
-    const ts = PY_T0 + ((i * 7919) % ((90 * DAY) / 60_000)) * 60_000
-    out[j] = i % 4 === 0
-      ? { type: 'page', name: `/p${i % 20}`, userId: `u${i % users}`, timestamp: ts, properties: { path: `/p${i % 20}` } }
-      : { event: 'click', userId: `u${i % users}`, timestamp: ts, properties: { button: 'buy', n: i % 10 } }
-  }
-  return out
-}
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
 const ms = (t0) => Number(process.hrtime.bigint() - t0) / 1e6
 

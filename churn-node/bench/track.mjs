@@ -12,6 +12,7 @@ import os from 'node:os'
 import path from 'node:path'
 import v8 from 'node:v8'
 import vm from 'node:vm'
+import { pyEvents } from './data.mjs'
 const require = createRequire(import.meta.url)
 const { Analytics } = require('../index.js')
 
@@ -98,20 +99,6 @@ async function posthogRate() {
   return median(rates)
 }
 
-// The analysis data set of churn-py's bench (bench_track.py `events(n, 20_000)`, its
-// `--analysis-events` default 1M): n events over 90 days, a page view every 4th event.
-const PY_T0 = 1_767_225_600_000 // 2026-01-01
-function pyEvents(n, offset, users = 20_000) {
-  const out = new Array(n)
-  for (let j = 0; j < n; j++) {
-    const i = j + offset
-    const ts = PY_T0 + ((i * 7919) % ((90 * DAY) / 60_000)) * 60_000
-    out[j] = i % 4 === 0
-      ? { type: 'page', name: `/p${i % 20}`, userId: `u${i % users}`, timestamp: ts, properties: { path: `/p${i % 20}` } }
-      : { event: 'click', userId: `u${i % users}`, timestamp: ts, properties: { button: 'buy', n: i % 10 } }
-  }
-  return out
-}
 
 const ANALYSES = [['activeUsers', { period: 'day' }], ['sessions', {}], ['retention', { period: 'week' }]]
 
