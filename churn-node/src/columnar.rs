@@ -365,38 +365,26 @@ impl ser::SerializeSeq for Compound<'_> {
     }
 }
 
-impl ser::SerializeTuple for Compound<'_> {
-    type Ok = ();
-    type Error = Unsupported;
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> R {
-        ser::SerializeSeq::serialize_element(self, value)
-    }
-    fn end(self) -> R {
-        ser::SerializeSeq::end(self)
-    }
+/// The tuple kinds are sequences: each element goes through `SerializeSeq`.
+macro_rules! tuple_as_seq {
+    ($($kind:ident :: $method:ident),*) => {$(
+        impl ser::$kind for Compound<'_> {
+            type Ok = ();
+            type Error = Unsupported;
+            fn $method<T: Serialize + ?Sized>(&mut self, value: &T) -> R {
+                ser::SerializeSeq::serialize_element(self, value)
+            }
+            fn end(self) -> R {
+                ser::SerializeSeq::end(self)
+            }
+        }
+    )*};
 }
-
-impl ser::SerializeTupleStruct for Compound<'_> {
-    type Ok = ();
-    type Error = Unsupported;
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> R {
-        ser::SerializeSeq::serialize_element(self, value)
-    }
-    fn end(self) -> R {
-        ser::SerializeSeq::end(self)
-    }
-}
-
-impl ser::SerializeTupleVariant for Compound<'_> {
-    type Ok = ();
-    type Error = Unsupported;
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> R {
-        ser::SerializeSeq::serialize_element(self, value)
-    }
-    fn end(self) -> R {
-        ser::SerializeSeq::end(self)
-    }
-}
+tuple_as_seq!(
+    SerializeTuple::serialize_element,
+    SerializeTupleStruct::serialize_field,
+    SerializeTupleVariant::serialize_field
+);
 
 /// `{ key: null }`, to let serde_json stringify a map key its own way.
 struct KeyOnly<'k, K: ?Sized>(&'k K);
