@@ -89,6 +89,26 @@ impl<'a> Split<'a> {
     }
 }
 
+/// `COPY` rows of two byte fields and a timestamp with `sql`: the server's error (a
+/// unique violation, say) as the inner `Err`.
+async fn copy_id_rows<'r>(
+    tx: &Transaction<'_>,
+    sql: &str,
+    rows: impl Iterator<Item = (&'r [u8], &'r [u8], i64)>,
+) -> Result<std::result::Result<(), tokio_postgres::Error>> {
+    let mut w = CopyWriter::new(tx.copy_in(sql).await?);
+    for (a, b, ts) in rows {
+        w.row(3);
+        w.bytes(a)?;
+        w.bytes(b)?;
+        w.i64(ts);
+        if let Err(e) = w.maybe_send().await {
+            return Ok(Err(e));
+        }
+    }
+    Ok(w.finish().await.map(drop))
+}
+
 /// `COPY` the split ids in (plain inserts): a unique violation when one is stored.
 async fn copy_ids(
     tx: &Transaction<'_>,
@@ -96,40 +116,22 @@ async fn copy_ids(
     s: &Split<'_>,
 ) -> Result<std::result::Result<(), tokio_postgres::Error>> {
     if !s.uuids.is_empty() {
-        let sink = tx
-            .copy_in(
-                "COPY churn_message_uuids (message_id, project, ts) FROM STDIN (FORMAT binary)",
-            )
-            .await?;
-        let mut w = CopyWriter::new(sink);
-        for (u, _, ts) in &s.uuids {
-            w.row(3);
-            w.bytes(u)?;
-            w.bytes(project.as_bytes())?;
-            w.i64(*ts);
-            if let Err(e) = w.maybe_send().await {
-                return Ok(Err(e));
-            }
-        }
-        if let Err(e) = w.finish().await {
+        let rows = s
+            .uuids
+            .iter()
+            .map(|(u, _, ts)| (&u[..], project.as_bytes(), *ts));
+        let sql = "COPY churn_message_uuids (message_id, project, ts) FROM STDIN (FORMAT binary)";
+        if let Err(e) = copy_id_rows(tx, sql, rows).await? {
             return Ok(Err(e));
         }
     }
     if !s.texts.is_empty() {
-        let sink = tx
-            .copy_in("COPY churn_message_ids (project, message_id, ts) FROM STDIN (FORMAT binary)")
-            .await?;
-        let mut w = CopyWriter::new(sink);
-        for (id, ts) in &s.texts {
-            w.row(3);
-            w.bytes(project.as_bytes())?;
-            w.bytes(id.as_bytes())?;
-            w.i64(*ts);
-            if let Err(e) = w.maybe_send().await {
-                return Ok(Err(e));
-            }
-        }
-        if let Err(e) = w.finish().await {
+        let rows = s
+            .texts
+            .iter()
+            .map(|(id, ts)| (project.as_bytes(), id.as_bytes(), *ts));
+        let sql = "COPY churn_message_ids (project, message_id, ts) FROM STDIN (FORMAT binary)";
+        if let Err(e) = copy_id_rows(tx, sql, rows).await? {
             return Ok(Err(e));
         }
     }
