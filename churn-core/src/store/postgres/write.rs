@@ -90,15 +90,6 @@ impl EventRows {
     }
 }
 
-/// Encode `events` (synchronously).
-fn encode_events(project: &str, events: &[&Event]) -> Result<EventRows> {
-    let mut rows = EventRows::new(events.len());
-    for e in events {
-        rows.push(project, e)?;
-    }
-    Ok(rows)
-}
-
 /// Encode `events`, yielding to the runtime every [`ENCODE_SLICE`] rows, so the
 /// message-id claim running beside it on the same thread keeps talking to the server.
 async fn encode_events_yielding(project: &str, events: &[&Event]) -> Result<EventRows> {
@@ -134,7 +125,7 @@ async fn insert_events(tx: &Transaction<'_>, project: &str, events: &[&Event]) -
                 .copied()
                 .filter(|e| new.contains(&e.message_id))
                 .collect();
-            (fresh.len(), encode_events(project, &fresh)?)
+            (fresh.len(), encode_events_yielding(project, &fresh).await?)
         }
     };
     let max_seq = lock_project(tx, project).await?;
