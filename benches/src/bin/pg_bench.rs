@@ -322,14 +322,7 @@ fn run(a: &Args) -> Result<(), String> {
     for _ in 0..a.runs {
         db_url = fresh_db(&a.url, &db)?;
         let r = ingest_run(a, &db_url, &db)?;
-        println!(
-            "  ingest run: {:.2} s, {:.0} events/s (client CPU {:.2} s, server CPU {:.2} s), load {}",
-            r.0,
-            a.events as f64 / r.0,
-            r.1,
-            r.2,
-            load_avg()
-        );
+        print_ingest("ingest run", a, r);
         ingest.push(r);
     }
     let med = |k: usize| {
@@ -382,6 +375,15 @@ fn run(a: &Args) -> Result<(), String> {
     Ok(())
 }
 
+/// One ingest's line: wall s, events/s, client and server CPU s, load average.
+fn print_ingest(what: &str, a: &Args, (wall, client, server): (f64, f64, f64)) {
+    println!(
+        "  {what}: {wall:.2} s, {:.0} events/s (client CPU {client:.2} s, server CPU {server:.2} s), load {}",
+        a.events as f64 / wall,
+        load_avg()
+    );
+}
+
 /// `--load-only`: fill database `--db` once (unless it already holds `--events` events),
 /// keep it, and time the reads.
 fn load_only(a: &Args) -> Result<(), String> {
@@ -409,14 +411,7 @@ fn load_only(a: &Args) -> Result<(), String> {
         );
         db_url = fresh_db(&a.url, &db)?;
         let r = ingest_run(a, &db_url, &db)?;
-        println!(
-            "  fill: {:.2} s, {:.0} events/s (client CPU {:.2} s, server CPU {:.2} s), load {}",
-            r.0,
-            a.events as f64 / r.0,
-            r.1,
-            r.2,
-            load_avg()
-        );
+        print_ingest("fill", a, r);
         admin(&db_url, "VACUUM ANALYZE")?;
     }
     reads(a, &db_url, &db)?;
