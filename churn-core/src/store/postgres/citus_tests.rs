@@ -101,6 +101,19 @@ fn schema_meets_the_readme_citus_plan() {
         rt.block_on(c.query(sql, &[&table]))
             .unwrap_or_else(|e| panic!("{sql}: {e}"))
     };
+    // (NOT NULL, type) of `table.column`, when it exists.
+    let column_of = |table: &str, column: &str| {
+        let found = rt
+            .block_on(c.query(
+                "SELECT a.attnotnull, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a
+                 WHERE a.attrelid = $1::text::regclass AND a.attname = $2 AND NOT a.attisdropped",
+                &[&table, &column],
+            ))
+            .expect("column lookup");
+        found
+            .first()
+            .map(|r| (r.get::<_, bool>(0), r.get::<_, String>(1)))
+    };
     let plan = readme_plan();
 
     // Every top-level table of the schema is in the plan, and every planned table exists.
@@ -129,16 +142,10 @@ fn schema_meets_the_readme_citus_plan() {
         else {
             continue;
         };
-        let col = rt
-            .block_on(c.query(
-                "SELECT a.attnotnull, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a
-                 WHERE a.attrelid = $1::text::regclass AND a.attname = $2 AND NOT a.attisdropped",
-                &[table, column],
-            ))
-            .expect("column lookup");
-        assert_eq!(col.len(), 1, "{table}.{column} exists");
-        assert!(col[0].get::<_, bool>(0), "{table}.{column} is NOT NULL");
-        let ty: String = col[0].get(1);
+        let Some((not_null, ty)) = column_of(table, column) else {
+            panic!("{table}.{column} does not exist");
+        };
+        assert!(not_null, "{table}.{column} is NOT NULL");
 
         // Unique, primary key and exclusion constraints include the column.
         for r in rows(
@@ -169,15 +176,8 @@ fn schema_meets_the_readme_citus_plan() {
             let Some(Plan::Distributed { column: other, .. }) = plan.get(with) else {
                 panic!("{table} is co-located with {with}, which is not distributed");
             };
-            let other_ty: String = rt
-                .block_on(c.query_one(
-                    "SELECT format_type(a.atttypid, a.atttypmod) FROM pg_attribute a
-                     WHERE a.attrelid = $1::text::regclass AND a.attname = $2",
-                    &[with, other],
-                ))
-                .expect("co-located column")
-                .get(0);
-            assert_eq!(ty, other_ty, "{table}.{column} vs {with}.{other}");
+            let other_ty = column_of(with, other).map(|(_, ty)| ty);
+            assert_eq!(Some(ty), other_ty, "{table}.{column} vs {with}.{other}");
         }
     }
 
