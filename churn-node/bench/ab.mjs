@@ -2,7 +2,7 @@
 // analysis data set): each round calls A's analysis from Node, A's timeAnalysisInRust,
 // B's analysis, B's timeAnalysisInRust, in an order that rotates (and reverses every
 // 4 rounds), so both builds see the same minutes of machine load. Prints per build the
-// median Node and Rust times, their ratio, the median per-round node - rust, and the
+// median Node and Rust times, the median per-round ratio and node - rust, and the
 // Rust call's hop ("there": the call until the worker starts; "back": the worker done
 // until the JS code resumes). Both builds' threads live in the process, so the ratios
 // are a little higher than bench/track.mjs's; compare A with B, not with the goal.
@@ -48,7 +48,7 @@ for (const [name, opts] of [['activeUsers', { period: 'day' }], ['sessions', {}]
     await a.timeAnalysisInRust(name, opts, 1)
   }
   gc()
-  const r = inst.map(() => ({ node: [], rust: [], diff: [], there: [], back: [] }))
+  const r = inst.map(() => ({ node: [], rust: [], diff: [], ratio: [], there: [], back: [] }))
   for (let i = 0; i < RUNS; i++) {
     const calls = [[0, 'node'], [0, 'rust'], [1, 'node'], [1, 'rust']]
     const seq = [...calls.slice(i % 4), ...calls.slice(0, i % 4)]
@@ -71,12 +71,13 @@ for (const [name, opts] of [['activeUsers', { period: 'day' }], ['sessions', {}]
       r[k].node.push(g.node)
       r[k].rust.push(g.rust)
       r[k].diff.push(g.node - g.rust)
+      r[k].ratio.push(g.node / g.rust)
     })
   }
   r.forEach((e, k) => {
     const nw = median(e.node)
     const rw = median(e.rust)
-    console.log(`${name.padEnd(12)} ${'AB'[k]} node ${nw.toFixed(3)}  rust ${rw.toFixed(3)}  node/rust ${(nw / rw).toFixed(3)}  node - rust per round ${median(e.diff).toFixed(3)}  (rust call: there ${median(e.there).toFixed(3)}, back ${median(e.back).toFixed(3)})   ${builds[k].name}`)
+    console.log(`${name.padEnd(12)} ${'AB'[k]} node ${nw.toFixed(3)}  rust ${rw.toFixed(3)}  node/rust per round ${median(e.ratio).toFixed(3)} (of the medians ${(nw / rw).toFixed(3)})  node - rust per round ${median(e.diff).toFixed(3)}  (rust call: there ${median(e.there).toFixed(3)}, back ${median(e.back).toFixed(3)})   ${builds[k].name}`)
   })
 }
 for (const a of inst) await a.close()

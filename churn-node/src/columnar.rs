@@ -97,7 +97,56 @@ pub fn encode<T: Serialize + ?Sized>(value: &T) -> R<Columnar> {
     Ok(c)
 }
 
+/// Columns ready for the JS thread, built on the worker: the `ArrayBuffer`'s bytes
+/// (`[tag count: u32, number count: u32, tags: u32…, padding to 8 bytes, numbers:
+/// f64…]`, native byte order), the strings and the shapes as JSON. The JS thread then
+/// makes the buffer with one copy and the two strings, nothing per value.
+#[derive(Debug)]
+pub struct Packed {
+    /// The `ArrayBuffer`'s contents.
+    pub bytes: Vec<u8>,
+    /// The strings, each followed by `'\0'`.
+    pub strs: String,
+    /// [`Columnar::shapes_json`].
+    pub shapes: String,
+}
+
 impl Columnar {
+    /// Pack for the JS thread (see [`Packed`]); too many tags or numbers for a `u32`
+    /// count is [`Unsupported`].
+    ///
+    /// ```
+    /// let p = churn_node::columnar::encode(&[2.5]).unwrap().pack().unwrap();
+    /// assert_eq!(p.bytes.len(), 8 + 2 * 4 + 8); // header, two tags (array, number), one f64
+    /// assert_eq!(&p.bytes[0..8], [2u32.to_ne_bytes(), 1u32.to_ne_bytes()].concat());
+    /// assert_eq!(p.bytes[16..24], 2.5f64.to_ne_bytes());
+    /// ```
+    pub fn pack(self) -> R<Packed> {
+        let (Ok(nt), Ok(nn)) = (
+            u32::try_from(self.tags.len()),
+            u32::try_from(self.nums.len()),
+        ) else {
+            return Err(Unsupported("result too large".into()));
+        };
+        let nums_at = (8 + 4 * self.tags.len()).next_multiple_of(8);
+        let mut bytes = Vec::with_capacity(nums_at + 8 * self.nums.len());
+        bytes.extend_from_slice(&nt.to_ne_bytes());
+        bytes.extend_from_slice(&nn.to_ne_bytes());
+        for t in &self.tags {
+            bytes.extend_from_slice(&t.to_ne_bytes());
+        }
+        bytes.resize(nums_at, 0);
+        for x in &self.nums {
+            bytes.extend_from_slice(&x.to_ne_bytes());
+        }
+        let shapes = self.shapes_json();
+        Ok(Packed {
+            bytes,
+            strs: self.strs,
+            shapes,
+        })
+    }
+
     /// The shapes as a JSON array of key lists.
     pub fn shapes_json(&self) -> String {
         serde_json::to_string(&self.shapes).unwrap_or_else(|_| "[]".into())

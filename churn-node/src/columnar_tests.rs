@@ -7,11 +7,47 @@ use serde_json::{Map, Value};
 
 use super::*;
 
-/// What `decode.js` does, in Rust.
-fn decode(c: &Columnar) -> Value {
-    let strs: Vec<&str> = c.strs.split('\0').collect();
+/// The packed columns read back as `decode.js` reads them: counts from the header,
+/// `u32` tags, `f64` numbers at the next multiple of 8, strings split at `'\0'`,
+/// shapes parsed from their JSON.
+struct Cols {
+    tags: Vec<u32>,
+    nums: Vec<f64>,
+    strs: Vec<String>,
+    shapes: Vec<Vec<String>>,
+}
+
+fn unpack(p: &Packed) -> Cols {
+    let b = &p.bytes;
+    let word = |at: usize| u32::from_ne_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]]);
+    let (nt, nn) = (word(0) as usize, word(4) as usize);
+    let at = (8 + 4 * nt).next_multiple_of(8);
+    assert_eq!(
+        b.len(),
+        at + 8 * nn,
+        "header counts match the buffer's length"
+    );
+    assert!(b[8 + 4 * nt..at].iter().all(|&x| x == 0), "padding is zero");
+    let nums = (0..nn)
+        .map(|i| {
+            let mut x = [0u8; 8];
+            x.copy_from_slice(&b[at + 8 * i..at + 8 * i + 8]);
+            f64::from_ne_bytes(x)
+        })
+        .collect();
+    Cols {
+        tags: (0..nt).map(|i| word(8 + 4 * i)).collect(),
+        nums,
+        strs: p.strs.split('\0').map(str::to_string).collect(),
+        shapes: serde_json::from_str(&p.shapes).expect("shapes are JSON key lists"),
+    }
+}
+
+/// What `decode.js` does, in Rust, from what the JS thread receives.
+fn decode(p: &Packed) -> Value {
+    let c = unpack(p);
     let (mut t, mut f, mut s) = (0, 0, 0);
-    fn val(c: &Columnar, strs: &[&str], t: &mut usize, f: &mut usize, s: &mut usize) -> Value {
+    fn val(c: &Cols, t: &mut usize, f: &mut usize, s: &mut usize) -> Value {
         let tag = c.tags[*t];
         *t += 1;
         let n = (tag >> 3) as usize;
@@ -22,17 +58,17 @@ fn decode(c: &Columnar) -> Value {
             }
             STR => {
                 *s += 1;
-                Value::String(strs[*s - 1].to_string())
+                Value::String(c.strs[*s - 1].clone())
             }
             NULL => Value::Null,
             TRUE => Value::Bool(true),
             FALSE => Value::Bool(false),
-            ARR => Value::Array((0..n).map(|_| val(c, strs, t, f, s)).collect()),
+            ARR => Value::Array((0..n).map(|_| val(c, t, f, s)).collect()),
             OBJ => {
                 let mut m = Map::new();
                 for k in &c.shapes[n] {
-                    let v = val(c, strs, t, f, s);
-                    m.insert(k.to_string(), v);
+                    let v = val(c, t, f, s);
+                    m.insert(k.clone(), v);
                 }
                 Value::Object(m)
             }
@@ -40,15 +76,15 @@ fn decode(c: &Columnar) -> Value {
                 let mut m = Map::new();
                 for _ in 0..n {
                     *s += 1;
-                    let k = strs[*s - 1].to_string();
-                    let v = val(c, strs, t, f, s);
+                    let k = c.strs[*s - 1].clone();
+                    let v = val(c, t, f, s);
                     m.insert(k, v);
                 }
                 Value::Object(m)
             }
         }
     }
-    let v = val(c, &strs, &mut t, &mut f, &mut s);
+    let v = val(&c, &mut t, &mut f, &mut s);
     assert_eq!(t, c.tags.len(), "every tag read");
     assert_eq!(f, c.nums.len(), "every number read");
     v
@@ -80,7 +116,7 @@ fn same(a: &Value, b: &Value) -> bool {
 fn check<T: Serialize>(v: &T) {
     let text = serde_json::to_string(v).expect("serde_json writes it");
     let want: Value = serde_json::from_str(&text).expect("reads back");
-    let got = decode(&encode(v).expect("encodes"));
+    let got = decode(&encode(v).and_then(Columnar::pack).expect("encodes"));
     assert!(same(&got, &want), "{got} != {want} (from {text})");
 }
 
@@ -233,6 +269,22 @@ fn what_columns_cannot_carry_is_refused() {
     assert!(serde_json::to_string(&m).is_err());
     let raw = serde_json::value::RawValue::from_string("[1]".into()).expect("raw");
     assert!(encode(&raw).is_err());
+}
+
+#[test]
+fn packed_layout() {
+    let p = encode(&(2.5, "x", [true]))
+        .and_then(Columnar::pack)
+        .expect("packs");
+    // [3 tags, 1 number | ARR of 3, NUM, STR, ARR of 1, TRUE | padding | 2.5]
+    let mut want = Vec::new();
+    for w in [5u32, 1, ARR | (3 << 3), NUM, STR, ARR | (1 << 3), TRUE, 0] {
+        want.extend_from_slice(&w.to_ne_bytes());
+    }
+    want.extend_from_slice(&2.5f64.to_ne_bytes());
+    assert_eq!(p.bytes, want);
+    assert_eq!(p.strs, "x\0");
+    assert_eq!(p.shapes, "[]");
 }
 
 #[test]

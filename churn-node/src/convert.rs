@@ -343,7 +343,7 @@ fn json_only() -> bool {
 /// `r` as columns, or as JSON text when columns cannot carry it.
 pub fn encode<R: serde::Serialize>(r: &R) -> churn_core::Result<Json> {
     if !json_only() {
-        if let Ok(c) = crate::columnar::encode(r) {
+        if let Ok(c) = crate::columnar::encode(r).and_then(|c| c.pack()) {
             return Ok(Json::Columns(c));
         }
     }
@@ -370,8 +370,8 @@ where
 pub enum Json {
     /// JSON text.
     Text(String),
-    /// Columns ([`crate::columnar`]).
-    Columns(crate::columnar::Columnar),
+    /// Columns ([`crate::columnar`]), packed on the worker.
+    Columns(crate::columnar::Packed),
 }
 
 impl TypeName for Json {
@@ -445,46 +445,28 @@ unsafe fn js_string(env: sys::napi_env, s: &str, what: &str) -> napi::Result<sys
     Ok(out)
 }
 
-/// Columns as one `ArrayBuffer`: `[tag count: u32, number count: u32, tags: u32…,
-/// padding to 8 bytes, numbers: f64…]`, with properties `s` (the strings) and `k`
-/// (the shapes as JSON).
+/// Columns as one `ArrayBuffer` (the packed bytes, one copy) with properties `s` (the
+/// strings) and `k` (the shapes as JSON).
 ///
 /// # Safety
 /// `env` is the live env of a call on the JS thread.
-unsafe fn columns(
-    env: sys::napi_env,
-    c: crate::columnar::Columnar,
-) -> napi::Result<sys::napi_value> {
-    let nums_at = (8 + 4 * c.tags.len()).next_multiple_of(8);
-    let len = nums_at + 8 * c.nums.len();
-    let (Ok(nt), Ok(nn)) = (u32::try_from(c.tags.len()), u32::try_from(c.nums.len())) else {
-        return Err(napi::Error::from_reason("result too large"));
-    };
+unsafe fn columns(env: sys::napi_env, c: crate::columnar::Packed) -> napi::Result<sys::napi_value> {
     let mut data = std::ptr::null_mut();
     let mut buf = std::ptr::null_mut();
-    // SAFETY: valid env and out pointers; napi gives `len` writable bytes at `data`,
-    // and the copies below stay within them (offsets computed above).
+    // SAFETY: valid env and out pointers; napi gives `c.bytes.len()` writable bytes at
+    // `data`, a fresh allocation that cannot overlap `c.bytes`.
     unsafe {
         status(
-            sys::napi_create_arraybuffer(env, len, &mut data, &mut buf),
+            sys::napi_create_arraybuffer(env, c.bytes.len(), &mut data, &mut buf),
             "result buffer",
         )?;
-        let bytes = std::slice::from_raw_parts_mut(data.cast::<u8>(), len);
-        bytes[0..4].copy_from_slice(&nt.to_ne_bytes());
-        bytes[4..8].copy_from_slice(&nn.to_ne_bytes());
-        for (i, t) in c.tags.iter().enumerate() {
-            bytes[8 + 4 * i..12 + 4 * i].copy_from_slice(&t.to_ne_bytes());
-        }
-        for (i, x) in c.nums.iter().enumerate() {
-            let at = nums_at + 8 * i;
-            bytes[at..at + 8].copy_from_slice(&x.to_ne_bytes());
-        }
+        std::ptr::copy_nonoverlapping(c.bytes.as_ptr(), data.cast::<u8>(), c.bytes.len());
         let s = js_string(env, &c.strs, "result strings")?;
         status(
             sys::napi_set_named_property(env, buf, c"s".as_ptr(), s),
             "result strings",
         )?;
-        let k = js_string(env, &c.shapes_json(), "result shapes")?;
+        let k = js_string(env, &c.shapes, "result shapes")?;
         status(
             sys::napi_set_named_property(env, buf, c"k".as_ptr(), k),
             "result shapes",
