@@ -144,12 +144,61 @@ impl Timestamp {
 
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(
-            &self
-                .to_datetime()
-                .to_rfc3339_opts(SecondsFormat::Millis, true),
-        )
+        match rfc3339_millis(self.0) {
+            // ASCII digits and separators only, so always UTF-8.
+            Some(text) => f.write_str(std::str::from_utf8(&text).map_err(|_| fmt::Error)?),
+            None => f.write_str(
+                &self
+                    .to_datetime()
+                    .to_rfc3339_opts(SecondsFormat::Millis, true),
+            ),
+        }
     }
+}
+
+/// First and last millisecond of years 0000-9999, the years RFC 3339 writes in four
+/// digits (chrono writes others with a sign and more digits).
+const FOUR_DIGIT_YEARS: std::ops::RangeInclusive<i64> = -62_167_219_200_000..=253_402_300_799_999;
+
+/// `YYYY-MM-DDTHH:MM:SS.mmmZ` for an instant in years 0000-9999, written without
+/// chrono's formatting machinery or an allocation (reports carry hundreds of times, and
+/// every binding and the HTTP API write them); `None` outside those years.
+fn rfc3339_millis(ms: i64) -> Option<[u8; 24]> {
+    if !FOUR_DIGIT_YEARS.contains(&ms) {
+        return None;
+    }
+    let (year, month, day) = civil_from_days(ms.div_euclid(DAY_MS));
+    let t = ms.rem_euclid(DAY_MS);
+    let mut out = *b"0000-00-00T00:00:00.000Z";
+    let mut put = |at: usize, width: usize, mut v: i64| {
+        for i in (at..at + width).rev() {
+            out[i] = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+    };
+    put(0, 4, year);
+    put(5, 2, month);
+    put(8, 2, day);
+    put(11, 2, t / HOUR_MS);
+    put(14, 2, t / MINUTE_MS % 60);
+    put(17, 2, t / 1000 % 60);
+    put(20, 3, t % 1000);
+    Some(out)
+}
+
+/// (year, month, day) of a day count since 1970-01-01 in the proleptic Gregorian
+/// calendar (H. Hinnant's `civil_from_days`).
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
 }
 
 impl FromStr for Timestamp {
@@ -296,6 +345,61 @@ mod tests {
             t
         );
         assert!(serde_json::from_str::<Timestamp>("true").is_err());
+    }
+
+    /// What `Display` wrote before the fast path: chrono's RFC 3339 with milliseconds.
+    fn chrono_text(ms: i64) -> String {
+        Timestamp(ms)
+            .to_datetime()
+            .to_rfc3339_opts(SecondsFormat::Millis, true)
+    }
+
+    #[test]
+    fn display_matches_chrono_at_the_edges() {
+        let edges = [
+            *FOUR_DIGIT_YEARS.start(),
+            *FOUR_DIGIT_YEARS.end(),
+            -1,
+            0,
+            1,
+            DAY_MS - 1,
+            951_782_400_000,    // 2000-02-29
+            4_107_542_400_000,  // 2100-02-28
+            -2_203_891_200_000, // 1900-03-01
+            1_767_312_000_123,
+        ];
+        for ms in edges {
+            assert_eq!(Timestamp(ms).to_string(), chrono_text(ms), "{ms}");
+        }
+        // Outside years 0000-9999 chrono writes a sign and more digits: kept.
+        for ms in [
+            *FOUR_DIGIT_YEARS.start() - 1,
+            *FOUR_DIGIT_YEARS.end() + 1,
+            i64::MIN,
+            i64::MAX,
+        ] {
+            assert_eq!(Timestamp(ms).to_string(), chrono_text(ms), "{ms}");
+        }
+        assert_eq!(
+            Timestamp(*FOUR_DIGIT_YEARS.start()).to_string(),
+            "0000-01-01T00:00:00.000Z"
+        );
+        assert_eq!(
+            Timestamp(*FOUR_DIGIT_YEARS.end()).to_string(),
+            "9999-12-31T23:59:59.999Z"
+        );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn display_matches_chrono(ms in -70_000_000_000_000i64..260_000_000_000_000) {
+            proptest::prop_assert_eq!(Timestamp(ms).to_string(), chrono_text(ms));
+        }
+
+        #[test]
+        fn display_matches_chrono_near_now(ms in 900_000_000_000i64..4_200_000_000_000) {
+            proptest::prop_assert_eq!(Timestamp(ms).to_string(), chrono_text(ms));
+        }
     }
 
     #[test]

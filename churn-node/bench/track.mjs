@@ -4,7 +4,7 @@
 // the same process (medians, ratio).
 //
 //   ./dev bench-node        (builds the addon in release first)
-//   EVENTS=500000 ANALYSIS_EVENTS=1000000 ANALYSIS_RUNS=41 node bench/track.mjs
+//   EVENTS=500000 ANALYSIS_EVENTS=1000000 ANALYSIS_RUNS=101 node bench/track.mjs
 //   SKIP_TRACK=1 node bench/track.mjs      (the analyses only)
 import { createRequire } from 'node:module'
 import fs from 'node:fs'
@@ -20,7 +20,7 @@ const EVENTS = Number(process.env.EVENTS || 300_000)
 const BATCH = Number(process.env.BATCH || 1_000)
 const REPEATS = Number(process.env.REPEATS || 5)
 const ANALYSIS_EVENTS = Number(process.env.ANALYSIS_EVENTS || 1_000_000)
-const ANALYSIS_RUNS = Number(process.env.ANALYSIS_RUNS || 41)
+const ANALYSIS_RUNS = Number(process.env.ANALYSIS_RUNS || 101)
 const T0 = Date.UTC(2026, 0, 5)
 const DAY = 86_400_000
 

@@ -311,6 +311,21 @@ impl<'a> ser::Serializer for &'a mut Columnar {
     fn serialize_str(self, v: &str) -> R {
         self.string(v)
     }
+    /// Written straight into the strings (timestamps come this way), not through a
+    /// `String` of their own.
+    fn collect_str<T: ?Sized + fmt::Display>(self, v: &T) -> R {
+        use fmt::Write;
+        let at = self.strs.len();
+        if write!(self.strs, "{v}").is_err() || self.strs[at..].contains('\0') {
+            self.strs.truncate(at);
+            return Err(Unsupported(
+                "a string contains NUL or cannot be written".into(),
+            ));
+        }
+        self.strs.push('\0');
+        self.tags.push(STR);
+        Ok(())
+    }
     fn serialize_bytes(self, v: &[u8]) -> R {
         let at = self.open();
         for &b in v {

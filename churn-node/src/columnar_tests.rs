@@ -257,6 +257,24 @@ fn map_keys_are_stringified_as_serde_json_does() {
 }
 
 #[test]
+fn displayed_values_go_straight_into_the_strings() {
+    check(&churn_core::Timestamp::from_millis(1_767_312_000_123));
+    check(&(
+        churn_core::Timestamp::from_millis(-1),
+        "x",
+        churn_core::Timestamp::from_millis(i64::MAX),
+    ));
+    struct Shown(&'static str);
+    impl Serialize for Shown {
+        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            s.collect_str(self.0)
+        }
+    }
+    check(&[Shown("plain"), Shown("ünï")]);
+    assert!(encode(&Shown("a\0b")).is_err());
+}
+
+#[test]
 fn what_columns_cannot_carry_is_refused() {
     assert!(encode(&"a\0b").is_err());
     assert!(encode(&'\0').is_err());
