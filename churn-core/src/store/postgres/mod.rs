@@ -188,6 +188,84 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
+/// Connections a store holds at most when its location does not say
+/// (`connection_limit`, see [`connection_limit`]).
+pub const DEFAULT_CONNECTION_LIMIT: usize = 16;
+/// The largest `connection_limit` accepted.
+pub const MAX_CONNECTION_LIMIT: usize = 1_000;
+
+/// `url` without its `connection_limit` parameter, and the pool size that parameter sets
+/// ([`DEFAULT_CONNECTION_LIMIT`] when absent), read as Prisma reads it: a query parameter
+/// of a URL, or a `key=value` of a keyword string. libpq does not know the parameter, so
+/// it is taken out before the rest reaches the driver. A value that is not a whole number
+/// from 1 to [`MAX_CONNECTION_LIMIT`] is [`Error::InvalidArgument`].
+///
+/// ```
+/// use churn_core::store::postgres::connection_limit;
+/// assert_eq!(
+///     connection_limit("postgres://h/db?sslmode=disable&connection_limit=4").unwrap(),
+///     ("postgres://h/db?sslmode=disable".to_string(), 4)
+/// );
+/// assert_eq!(
+///     connection_limit("host=h connection_limit=2 dbname=x").unwrap(),
+///     ("host=h dbname=x".to_string(), 2)
+/// );
+/// assert_eq!(connection_limit("postgres://h/db").unwrap(), ("postgres://h/db".to_string(), 16));
+/// assert!(connection_limit("postgres://h/db?connection_limit=0").is_err());
+/// ```
+pub fn connection_limit(url: &str) -> Result<(String, usize)> {
+    const KEY: &str = "connection_limit=";
+    let mut limit = None;
+    let rest = if url.contains("://") {
+        let Some((base, query)) = url.split_once('?') else {
+            return Ok((url.to_string(), DEFAULT_CONNECTION_LIMIT));
+        };
+        let mut kept = Vec::new();
+        for pair in query.split('&') {
+            match pair.strip_prefix(KEY) {
+                Some(v) => limit = Some(v),
+                None => kept.push(pair),
+            }
+        }
+        if kept.is_empty() {
+            base.to_string()
+        } else {
+            format!("{base}?{}", kept.join("&"))
+        }
+    } else {
+        // Cut the token out of the text (the rest, quoted values included, unchanged).
+        let mut out = String::with_capacity(url.len());
+        let mut from = 0;
+        for token in url.split_whitespace() {
+            if let Some(v) = token.strip_prefix(KEY) {
+                let at = token.as_ptr() as usize - url.as_ptr() as usize;
+                out.push_str(&url[from..at]);
+                from = at + token.len();
+                from += url[from..].len() - url[from..].trim_start().len();
+                limit = Some(v);
+            }
+        }
+        out.push_str(&url[from..]);
+        out.trim().to_string()
+    };
+    let n = match limit {
+        None => DEFAULT_CONNECTION_LIMIT,
+        Some(v) => match v.parse::<usize>() {
+            Ok(n) if (1..=MAX_CONNECTION_LIMIT).contains(&n) => n,
+            _ => {
+                return Err(Error::invalid(
+                    "db",
+                    format!(
+                        "connection_limit must be a whole number from 1 to \
+                         {MAX_CONNECTION_LIMIT}, got {v:?}"
+                    ),
+                ))
+            }
+        },
+    };
+    Ok((rest, n))
+}
+
 /// `url` with its database name replaced by `name` (the query string, if any, kept):
 /// for tools and tests that make a database per run on one server.
 ///
@@ -212,14 +290,17 @@ pub fn with_database(url: &str, name: &str) -> String {
 
 impl PostgresStore {
     /// Connect to the database at `url` (libpq-style URL or key=value string) and bring
-    /// its schema up to date.
+    /// its schema up to date. The store opens at most [`DEFAULT_CONNECTION_LIMIT`]
+    /// connections, or what a `connection_limit` parameter in `url` says (see
+    /// [`connection_limit`]).
     pub fn connect(url: &str) -> Result<Self> {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .map_err(|e| Error::storage(format!("postgres runtime: {e}")))?;
         let shown = redact_url(url);
-        let mut config: Config = url
+        let (driver_url, limit) = connection_limit(url)?;
+        let mut config: Config = driver_url
             .parse()
             .map_err(|e| Error::invalid("db", format!("{shown}: {e}")))?;
         if config.get_connect_timeout().is_none() {
@@ -229,7 +310,7 @@ impl PostgresStore {
             rt: OwnedRuntime(Some(rt)),
             config,
             shown,
-            pool: pool::Pool::new(pool::MAX_SIZE),
+            pool: pool::Pool::new(limit),
             version: AtomicU32::new(0),
             months: Mutex::new(HashSet::new()),
         };

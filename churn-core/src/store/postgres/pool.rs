@@ -1,4 +1,5 @@
-//! The store's connection pool: at most [`MAX_SIZE`] connections open at once, idle ones
+//! The store's connection pool: at most `connection_limit` connections open at once
+//! ([`super::DEFAULT_CONNECTION_LIMIT`] unless the store's URL says), idle ones
 //! kept for reuse, a connection found closed dropped (after a database restart every
 //! pooled connection is closed by the server).
 //!
@@ -20,8 +21,6 @@ use tokio_postgres::Client;
 
 use crate::error::{Error, Result};
 
-/// Connections open at once, at most, per store.
-pub(super) const MAX_SIZE: usize = 16;
 /// First wait after a failed connect.
 pub(super) const RECONNECT_MIN: Duration = Duration::from_millis(100);
 /// Longest wait between connects while the database stays unreachable.
@@ -76,6 +75,12 @@ impl Pool {
             }),
             freed: Condvar::new(),
         }
+    }
+
+    /// Connections open at once, at most.
+    #[cfg(test)]
+    pub fn max_size(&self) -> usize {
+        self.max_size
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {

@@ -40,6 +40,74 @@ fn postgres_store_conforms() {
     run_all(|| PostgresStore::connect(&fresh_db(&url, "conf")).unwrap());
 }
 
+/// Nothing the store does holds two connections at once: the whole suite on a pool of
+/// one (a call needing a second would wait out the 30 s checkout and fail).
+#[test]
+fn postgres_store_conforms_with_one_connection() {
+    let Some(url) = test_url() else { return };
+    run_all(|| {
+        let db = fresh_db(&url, "one");
+        let sep = if db.contains('?') { '&' } else { '?' };
+        let store = PostgresStore::connect(&format!("{db}{sep}connection_limit=1")).unwrap();
+        assert_eq!(store.pool.max_size(), 1);
+        store
+    });
+    let store = PostgresStore::connect(&fresh_db(&url, "lim")).unwrap();
+    assert_eq!(store.pool.max_size(), DEFAULT_CONNECTION_LIMIT);
+}
+
+#[test]
+fn connection_limit_is_read_and_checked() {
+    let cases = [
+        ("postgres://u@h/db", "postgres://u@h/db", 16),
+        (
+            "postgres://u@h/db?connection_limit=3",
+            "postgres://u@h/db",
+            3,
+        ),
+        (
+            "postgres://u@h/db?connection_limit=3&sslmode=disable",
+            "postgres://u@h/db?sslmode=disable",
+            3,
+        ),
+        (
+            "postgres://u@h/db?sslmode=disable",
+            "postgres://u@h/db?sslmode=disable",
+            16,
+        ),
+        ("host=h user=u", "host=h user=u", 16),
+        (
+            "connection_limit=1000 host=h password='a  b'",
+            "host=h password='a  b'",
+            1000,
+        ),
+        (
+            "host=h password='a  b' connection_limit=7",
+            "host=h password='a  b'",
+            7,
+        ),
+    ];
+    for (url, rest, n) in cases {
+        assert_eq!(
+            connection_limit(url).unwrap(),
+            (rest.to_string(), n),
+            "{url}"
+        );
+    }
+    for bad in [
+        "postgres://h/db?connection_limit=0",
+        "postgres://h/db?connection_limit=1001",
+        "postgres://h/db?connection_limit=-1",
+        "postgres://h/db?connection_limit=",
+        "host=h connection_limit=many",
+    ] {
+        let e = connection_limit(bad).unwrap_err();
+        assert!(matches!(e, Error::InvalidArgument { .. }), "{bad}: {e:?}");
+        assert!(e.to_string().contains("connection_limit"), "{bad}: {e}");
+        assert!(PostgresStore::connect(bad).is_err(), "{bad}");
+    }
+}
+
 #[test]
 fn reopen_keeps_data_and_schema() {
     let Some(url) = test_url() else { return };
