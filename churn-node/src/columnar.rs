@@ -25,6 +25,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde::ser::{self, Serialize};
 
@@ -92,10 +93,36 @@ type R<T = ()> = Result<T, Unsupported>;
 /// assert!(encode("a\0b").is_err());
 /// ```
 pub fn encode<T: Serialize + ?Sized>(value: &T) -> R<Columnar> {
-    let mut c = Columnar::default();
+    let mut c = Columnar {
+        tags: Vec::with_capacity(SIZE_HINT[0].load(Ordering::Relaxed)),
+        nums: Vec::with_capacity(SIZE_HINT[1].load(Ordering::Relaxed)),
+        strs: String::with_capacity(SIZE_HINT[2].load(Ordering::Relaxed)),
+        ..Columnar::default()
+    };
     value.serialize(&mut c)?;
+    for (hint, len) in SIZE_HINT
+        .iter()
+        .zip([c.tags.len(), c.nums.len(), c.strs.len()])
+    {
+        hint.store(len.min(SIZE_HINT_CAP), Ordering::Relaxed);
+    }
     Ok(c)
 }
+
+/// The previous result's tag, number and string-byte counts: the next one starts with
+/// that much room. Growing the columns from empty cost the worker ~10 us per report
+/// (about 12 reallocations each, right after the analysis evicted the caches). Medians
+/// of the encode right after each analysis, 10 in a row or interleaved, without / with
+/// the hint: `sessions` 33-38 / 22-25 us, `retention` 16-18 / 12-14, `activeUsers`
+/// 34-51 / 26-38.
+static SIZE_HINT: [AtomicUsize; 3] = [
+    AtomicUsize::new(0),
+    AtomicUsize::new(0),
+    AtomicUsize::new(0),
+];
+/// A hint is never more than this (a huge result does not make every later one reserve
+/// as much).
+const SIZE_HINT_CAP: usize = 1 << 16;
 
 /// Columns ready for the JS thread, built on the worker: the `ArrayBuffer`'s bytes
 /// (`[tag count: u32, number count: u32, tags: u32…, padding to 8 bytes, numbers:
