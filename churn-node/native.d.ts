@@ -126,7 +126,7 @@ export declare class Analytics {
    * returning its report struct), i.e. a Node call without the binding's own work
    * (options read, thread hop, report to JSON text, `JSON.parse`).
    */
-  timeAnalysisInRust(name: 'activeUsers' | 'sessions' | 'retention' | 'revenue' | 'refresh', options: Record<string, unknown> | undefined, runs: number): Promise<{ runs: number; median_ms: number; cpu_ms: number; start_ms: number; end_ms: number }>
+  timeAnalysisInRust(name: 'activeUsers' | 'sessions' | 'retention' | 'revenue' | 'refresh', options: Record<string, unknown> | undefined, runs: number): Promise<{ runs: number; median_ms: number; cpu_ms: number; start_ms: number; end_ms: number; debug_build: boolean }>
   /** Ids of the persons in a segment, sorted (as of `asOf` when given). */
   segmentMembers(segment: SegmentInput, asOf?: DateInput): Promise<string[]>
   /** Size, share, activity and revenue of a segment. */

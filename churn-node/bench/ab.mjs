@@ -40,6 +40,11 @@ for (let i = 0; i < N; i += 50_000) writer.trackBatch(pyEvents(Math.min(50_000, 
 await writer.close()
 const inst = builds.map((b) => new b.Analytics({ path: file }))
 for (const a of inst) await a.activeUsers() // load each engine once
+for (const [k, a] of inst.entries()) {
+  if ((await a.timeAnalysisInRust('refresh', undefined, 1)).debug_build) {
+    console.log(`${'AB'[k]} (${builds[k].name}) is a DEBUG build: its analyses run ~10x slower; compare release builds`)
+  }
+}
 
 const load0 = os.loadavg()[0]
 for (const [name, opts] of [['activeUsers', { period: 'day' }], ['sessions', {}], ['retention', { period: 'week' }], ['revenue', { period: 'month' }]]) {

@@ -180,6 +180,9 @@ struct Timing {
     /// side's own readings they split the thread hop into the way there and back.
     start_ms: f64,
     end_ms: f64,
+    /// Whether this addon was built without optimizations (a debug build's analyses
+    /// run ~10x slower, which hides the per-call cost the benchmark measures).
+    debug_build: bool,
 }
 
 /// `CLOCK_MONOTONIC` in milliseconds, the clock of libuv's `uv_hrtime` (NaN off Unix).
@@ -229,7 +232,7 @@ impl Analytics {
     /// (options read, thread hop, report to JSON text, `JSON.parse`).
     #[napi(
         ts_args_type = "name: 'activeUsers' | 'sessions' | 'retention' | 'revenue' | 'refresh', options: Record<string, unknown> | undefined, runs: number",
-        ts_return_type = "Promise<{ runs: number; median_ms: number; cpu_ms: number; start_ms: number; end_ms: number }>"
+        ts_return_type = "Promise<{ runs: number; median_ms: number; cpu_ms: number; start_ms: number; end_ms: number; debug_build: boolean }>"
     )]
     pub fn time_analysis_in_rust(
         &self,
@@ -292,6 +295,7 @@ impl Analytics {
                 cpu_ms: median(cpu),
                 start_ms,
                 end_ms,
+                debug_build: cfg!(debug_assertions),
             })
         };
         Ok(convert::task(job))

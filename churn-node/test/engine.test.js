@@ -96,6 +96,7 @@ test('timeAnalysisInRust (bench support): timings of the runs, the clock process
   const after = Number(process.hrtime.bigint()) / 1e6
   assert.equal(t.runs, 3)
   assert.ok(t.median_ms >= 0 && t.cpu_ms >= 0, JSON.stringify(t))
+  assert.equal(typeof t.debug_build, 'boolean')
   assert.ok(before <= t.start_ms && t.start_ms <= t.end_ms && t.end_ms <= after, JSON.stringify({ before, after, ...t }))
   // Its runs flush and refresh like an analysis call: the engine it loaded sees the events.
   assert.equal((await a.activeUsers()).total_users, 2)
