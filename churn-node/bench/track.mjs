@@ -104,11 +104,6 @@ async function posthogRate() {
 const ANALYSES = [['activeUsers', { period: 'day' }], ['sessions', {}], ['retention', { period: 'week' }]]
 
 // Each analysis ANALYSIS_RUNS times from Node and from Rust, alternated call by call
-// (the goal is judged on the median of the per-pair ratios: the analyses' own time
-// drifts between modes over seconds on a VM, and a pair's two calls, adjacent in time,
-// see the same mode, so the ratio of two separate medians can move by more than the
-// 5% it is meant to show; 301 pairs by default because a 101-pair median still moved by
-// about +-1.5% from run to run)
 // (Node first on even runs, Rust first on odd ones) in this process, on the same
 // store and engine. Node: wall time of `await a[name](opts)` and process CPU time
 // during it (all threads: the worker running it plus the JS thread's conversions).
@@ -116,8 +111,14 @@ const ANALYSES = [['activeUsers', { period: 'day' }], ['sessions', {}], ['retent
 // refresh, analysis, the report struct) with that thread's CPU time; the same call
 // timed from JS too, so that node - rust splits into the thread hop (rust timed from
 // JS - rust timed inside; "there": the call until the worker starts, "back": the worker
-// done until the JS code resumes, from the monotonic clock both sides read) and the rest (node - rust timed from JS: the report to JSON
-// text on the worker, JSON.parse on the JS thread, the options read).
+// done until the JS code resumes, from the monotonic clock both sides read) and the
+// rest (node - rust timed from JS: the report to columns on the worker, their decode
+// on the JS thread, the options read).
+// The goal is judged on the median of the per-pair ratios: the analyses' own time
+// drifts between modes over seconds on a VM, and a pair's two calls, adjacent in time,
+// see the same mode, so the ratio of two separate medians can move by more than the
+// 5% it is meant to show; 301 pairs by default because a 101-pair median still moved by
+// about +-1.5% from run to run.
 let debugBuild = false
 async function analysisRatio() {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'churn-node-bench-'))

@@ -226,10 +226,11 @@ impl Analytics {
     /// Benchmark support for `bench/track.mjs`: run the analysis `name` (`activeUsers`,
     /// `sessions`, `retention`, `revenue`; `refresh`: no analysis) `runs` times on the
     /// thread pool, timing each run inside Rust, and resolve with the medians of the
-    /// wall time and of the thread's CPU time. Each run does what a Rust program reading its own writes
-    /// does through churn-core (`Analytics::flush`, `Engine::refresh`, the analysis
-    /// returning its report struct), i.e. a Node call without the binding's own work
-    /// (options read, thread hop, report to JSON text, `JSON.parse`).
+    /// wall time and of the thread's CPU time. Each run does what a Rust program reading
+    /// its own writes does through churn-core (`Analytics::flush`, `Engine::refresh`, the
+    /// analysis returning its report struct), i.e. a Node call without the binding's own
+    /// work (options read, thread hop, report to columns, their decode in `decode.js`).
+    /// `debug_build` says whether the addon was built without optimizations.
     #[napi(
         ts_args_type = "name: 'activeUsers' | 'sessions' | 'retention' | 'revenue' | 'refresh', options: Record<string, unknown> | undefined, runs: number",
         ts_return_type = "Promise<{ runs: number; median_ms: number; cpu_ms: number; start_ms: number; end_ms: number; debug_build: boolean }>"
